@@ -1,0 +1,44 @@
+"""Composition root of the gateway component."""
+
+from __future__ import annotations
+
+import httpx
+from govkit.runtime import Component
+
+from gateway import http_api
+from gateway.config import Settings
+
+
+def build(settings: Settings | None = None) -> Component:
+    """The gateway component, ready to ``serve()``.
+
+    Its readiness check asks every backend's ``/readyz``: the gateway reports
+    ready when the platform behind it can answer.
+    """
+    settings = settings or Settings.load()
+    backends = settings.backend_urls()
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=2.0),
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+        follow_redirects=False,
+    )
+
+    def backend_ready(name: str, url: str):
+        async def check() -> None:
+            response = await client.get(f"{url}/readyz", timeout=1.5)
+            if response.status_code != 200:
+                raise ConnectionError(f"{name} not ready")
+
+        return check
+
+    async def close_client(_component: Component) -> None:
+        await client.aclose()
+
+    return Component(
+        name="gateway",
+        settings=settings,
+        http_app=http_api.create_app(backends, client),
+        uses_nats=False,
+        extra_checks={name: backend_ready(name, url) for name, url in backends.items()},
+        on_stop=close_client,
+    )

@@ -1,0 +1,56 @@
+"""Which backend serves a public path.
+
+The gateway is the platform's one public origin (ARCHITECTURE.md). Paths are
+matched by whole segments, so ``/v1`` matches ``/v1`` and ``/v1/payments`` but
+not ``/v10``:
+
+===============================================  =========
+paths                                            backend
+===============================================  =========
+``/.well-known/openid-configuration``,           identity
+``/.well-known/jwks.json``, ``/authorize``,
+``/token``, ``/userinfo``, ``/introspect``,
+``/revoke``, ``/logout``, ``/sign-in``,
+``/sign-up``, ``/account``, ``/admin/identity``
+``/v1`` (GOV.UK Pay API), ``/pay`` (hosted        payments
+payment pages), ``/admin/payments``
+``/v2`` (GOV.UK Notify API, at the root because  notify
+the official client drops any base path),
+``/admin/notify``
+``/registers``, ``/admin/registers``              registers
+===============================================  =========
+
+The gateway itself answers ``/healthz``, ``/readyz``, ``/metrics`` and ``/sandbox``.
+"""
+
+from __future__ import annotations
+
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/.well-known/openid-configuration", "identity"),
+    ("/.well-known/jwks.json", "identity"),
+    ("/authorize", "identity"),
+    ("/token", "identity"),
+    ("/userinfo", "identity"),
+    ("/introspect", "identity"),
+    ("/revoke", "identity"),
+    ("/logout", "identity"),
+    ("/sign-in", "identity"),
+    ("/sign-up", "identity"),
+    ("/account", "identity"),
+    ("/admin/identity", "identity"),
+    ("/v1", "payments"),
+    ("/pay", "payments"),
+    ("/admin/payments", "payments"),
+    ("/v2", "notify"),
+    ("/admin/notify", "notify"),
+    ("/registers", "registers"),
+    ("/admin/registers", "registers"),
+)
+
+
+def backend_for(path: str) -> str | None:
+    """The backend that serves ``path`` (an already normalised absolute path), or ``None``."""
+    for prefix, backend in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return backend
+    return None

@@ -1,0 +1,109 @@
+"""The HTTP side every component shares: probes, metrics, request ids.
+
+- ``GET /healthz``: 200 ``{"status": "ok"}`` while the process runs (liveness).
+- ``GET /readyz``: 200 when every readiness check passes, else 503; the body
+  lists each check as ``ok`` or the error's type (never a stack trace).
+- ``GET /metrics``: Prometheus text format (the process's default registry).
+- ``X-Request-Id``: kept from the request when it is a short safe token, created
+  otherwise, and returned on every response.
+- ``govplat_http_requests_total`` / ``govplat_http_request_duration_seconds`` by
+  route template, method and status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.routing import Match
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+REQUESTS = Counter(
+    "govplat_http_requests_total", "HTTP requests", ["component", "route", "method", "status"]
+)
+DURATION = Histogram(
+    "govplat_http_request_duration_seconds",
+    "HTTP request duration in seconds",
+    ["component", "route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def request_id_from(value: str | None) -> str:
+    """The caller's request id if it is a short safe token, else a new UUID4."""
+    if value and _SAFE_REQUEST_ID.match(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def route_template(app: FastAPI, request: Request) -> str:
+    """The matched route's path template (``/v1/payments/{payment_id}``), or ``unmatched``
+    so that metrics never get one label per URL."""
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return getattr(route, "path", "unmatched")
+    return "unmatched"
+
+
+def add_probes(app: FastAPI, *, component: str, checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> None:
+    """Add ``/healthz``, ``/readyz`` and ``/metrics`` and the request-id and metrics middleware.
+
+    Args:
+        checks: name → async check that raises when not ready (e.g. ``database``, ``nats``).
+        timeout: seconds each readiness check may take.
+    """
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=timeout)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = type(exc).__name__ or "failed"
+        ready = all(value == "ok" for value in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "component": component, "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    # Probes go first, so that a catch-all route (the gateway's) cannot shadow them.
+    probes = [r for r in app.router.routes if getattr(r, "path", None) in PROBE_PATHS]
+    others = [r for r in app.router.routes if r not in probes]
+    app.router.routes[:] = probes + others
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        request_id = request_id_from(request.headers.get("x-request-id"))
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        finally:
+            if request.url.path not in PROBE_PATHS:
+                route = route_template(app, request)
+                REQUESTS.labels(component, route, request.method, str(status)).inc()
+                DURATION.labels(component, route, request.method).observe(time.perf_counter() - started)
+        response.headers["X-Request-Id"] = request_id
+        return response

@@ -1,0 +1,105 @@
+"""Settings shared by every govplat component.
+
+Configuration is read from environment variables only, through pydantic-settings,
+with the ``GOVPLAT_`` prefix (``GOVPLAT_HTTP_PORT``, ``GOVPLAT_DATABASE_URL`` ...).
+The NATS address is also accepted as the conventional ``NATS_URL``.
+A missing or invalid value stops the process at start-up with a message naming
+the variable (fail fast), rather than failing later on the first request.
+OpenTelemetry is configured by the standard ``OTEL_*`` variables, not by these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "GOVPLAT_"
+
+
+class ConfigurationError(SystemExit):
+    """Raised when the environment does not describe a runnable component.
+
+    It is a ``SystemExit`` so that a component started from the command line stops
+    with the message (exit status 2) instead of a stack trace.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ComponentSettings(BaseSettings):
+    """Settings every component has. Subclass it once per component.
+
+    Environment variables (prefix ``GOVPLAT_``):
+
+    - ``HOST`` (default ``127.0.0.1``): address the HTTP and gRPC servers bind to.
+    - ``HTTP_PORT`` / ``GRPC_PORT``: ports; each component sets its own defaults
+      (ARCHITECTURE.md: gateway 8000/9000, identity 8001/50051, payments 8002/50052,
+      notify 8003/50053, registers 8004/50054).
+    - ``NATS_URL`` (or plain ``NATS_URL``): the NATS server with JetStream.
+    - ``ENVIRONMENT``: ``sandbox`` (default), ``development`` or ``production``.
+    - ``LOG_LEVEL``: ``DEBUG`` ... ``ERROR`` (default ``INFO``).
+    - ``GRPC_REFLECTION``: serve gRPC server reflection (default on).
+    - ``SHUTDOWN_GRACE_SECONDS``: how long in-flight requests may finish after SIGTERM.
+    - ``PARENT_PID``: set by ``govplat up``; the component stops when that process is gone.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    component: str = "component"
+    host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    grpc_port: int = Field(default=50050, ge=1, le=65535)
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("GOVPLAT_NATS_URL", "NATS_URL"),
+    )
+    environment: Literal["sandbox", "development", "production"] = "sandbox"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    grpc_reflection: bool = True
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=60)
+    parent_pid: int | None = None
+
+    @classmethod
+    def load(cls, **overrides: object):
+        """Read the settings from the environment, failing fast.
+
+        Raises:
+            ConfigurationError: naming each missing or invalid variable, e.g.
+                ``GOVPLAT_DATABASE_URL: Field required``.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                name = ENV_PREFIX + "_".join(str(p) for p in error["loc"]).upper()
+                problems.append(f"{name}: {error['msg']}")
+            raise ConfigurationError(
+                f"invalid configuration for {cls.__name__}:\n  " + "\n  ".join(problems)
+            ) from None
+
+
+class DatabaseSettingsMixin(BaseSettings):
+    """Adds ``GOVPLAT_DATABASE_URL`` (required) to a component's settings.
+
+    Accepted forms: ``sqlite:///var/payments.db`` (the embedded default, a file) and
+    ``postgresql://user@host:5432/db`` (production); driver suffixes are added by
+    :func:`govkit.db.async_url`.
+    """
+
+    database_url: str = Field(min_length=1)
+
+
+def default_data_dir() -> Path:
+    """The folder for SQLite files, NATS data and logs when nothing else is configured: ``./var``."""
+    return Path("var")

@@ -1,0 +1,15 @@
+"""Database models of the payments service (SQLAlchemy 2.0, its own metadata)."""
+
+from govkit.db import new_metadata
+from govkit.outbox import MessagingTables
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the payments service's models."""
+
+    metadata = new_metadata()
+
+
+#: The outbox (events to publish) and inbox (events handled) of this service.
+messaging = MessagingTables(Base.metadata)

@@ -1,0 +1,218 @@
+"""The ``govplat`` command line (Typer).
+
+``govplat up`` runs the whole platform; ``govplat serve COMPONENT`` runs one
+component (what ``up`` and the container image run); ``govplat migrate`` runs
+migrations; ``govplat sandbox credentials`` prints the seeded sandbox credentials.
+Every command has ``--help``; errors are one clear line on stderr and exit 1
+(2 for bad configuration), never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from govkit.settings import ConfigurationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from govplat_cli.components import COMPONENTS, SERVICES
+
+app = typer.Typer(
+    help="govplat: identity, payments, notifications and registers behind one gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(help="The sandbox: test credentials and simulators.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+console = Console()
+errors = Console(stderr=True)
+
+ComponentName = Annotated[
+    str,
+    typer.Argument(help=f"One of: {', '.join(COMPONENTS)}.", metavar="COMPONENT"),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Folder for SQLite files, NATS data, logs and credentials [env GOVPLAT_DATA_DIR; default var].", show_default=False),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` as an error and return the exit to raise."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _component(name: str):
+    if name not in COMPONENTS:
+        raise fail(f"unknown component {name!r}; choose one of: {', '.join(COMPONENTS)}", 2)
+    return COMPONENTS[name]
+
+
+@app.command()
+def serve(component: ComponentName) -> None:
+    """Run one component (HTTP, gRPC, outbox relay and consumers) until SIGTERM.
+
+    Configured by environment variables (GOVPLAT_DATABASE_URL, GOVPLAT_NATS_URL,
+    GOVPLAT_HTTP_PORT, GOVPLAT_GRPC_PORT ...); see docs/configuration.md.
+    """
+    info = _component(component)
+    try:
+        built = info.build()
+        asyncio.run(built.serve())
+    except ConfigurationError as exc:
+        raise fail(str(exc), 2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def migrate(
+    component: Annotated[str, typer.Argument(help="A service, or 'all'.", metavar="SERVICE")] = "all",
+    database_url: Annotated[
+        str | None, typer.Option(help="Database to migrate (one service only) [env GOVPLAT_DATABASE_URL].")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run database migrations to the latest revision.
+
+    With 'all', each service's database is the one `govplat up` would use
+    (GOVPLAT_<SERVICE>_DATABASE_URL, or a SQLite file in the data folder).
+    """
+    import os
+
+    from govkit.migrations import upgrade
+
+    from govplat_cli.up import UpSettings
+
+    names = list(SERVICES) if component == "all" else [component]
+    for name in names:
+        info = _component(name)
+        if info.migrations is None:
+            raise fail(f"{name} has no database")
+    settings = UpSettings(**({"data_dir": data_dir} if data_dir else {}))
+    if database_url and component == "all":
+        raise fail("--database-url needs one service, not 'all'", 2)
+    for name in names:
+        url = database_url or (os.environ.get("GOVPLAT_DATABASE_URL") if component != "all" else None)
+        url = url or settings.database_url(name)
+        try:
+            upgrade(COMPONENTS[name].migrations, url)
+        except Exception as exc:
+            raise fail(f"migrating {name} failed: {type(exc).__name__}: {exc}") from None
+        console.print(f"[green]✓[/] {name} migrated")
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    port_offset: Annotated[int, typer.Option(help="Add this to every port (run a second copy side by side).")] = 0,
+) -> None:
+    """Run the whole platform: NATS, migrations, the five components, the sandbox.
+
+    Stops everything on Ctrl-C or SIGTERM. Ports, the data folder and NATS are
+    configurable through GOVPLAT_* variables (see docs/configuration.md).
+    """
+    from govplat_cli.up import Platform, PlatformError, UpSettings
+
+    try:
+        settings = UpSettings(**({"data_dir": data_dir} if data_dir else {})).shifted(port_offset)
+    except Exception as exc:
+        raise fail(f"invalid configuration: {exc}", 2) from None
+    platform = Platform(settings)
+
+    def on_term(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    started = time.monotonic()
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=console, transient=False,
+        ) as progress:
+            task = progress.add_task("starting NATS with JetStream", total=1)
+            nats_url = platform.start_nats()
+            progress.update(task, advance=1, description=f"NATS ready at {nats_url}")
+            task = progress.add_task("migrating databases", total=len(SERVICES))
+            for name in SERVICES:
+                progress.update(task, description=f"migrating {name}")
+                platform.migrate(name)
+                progress.advance(task)
+            progress.update(task, description="databases migrated")
+            task = progress.add_task("starting components", total=len(COMPONENTS))
+            for name in COMPONENTS:
+                platform.spawn(name)
+            platform.wait_ready(on_ready=lambda name: progress.update(task, advance=1, description=f"{name} ready"))
+            progress.update(task, description="all components ready")
+            task = progress.add_task("seeding the sandbox", total=1)
+            credentials = platform.seed_sandbox()
+            progress.update(task, advance=1, description="sandbox seeded")
+        elapsed = time.monotonic() - started
+        _print_summary(platform, credentials, elapsed)
+        while True:
+            dead = platform.first_dead_child()
+            if dead is not None:
+                errors.print(f"[bold red]{dead.name} stopped unexpectedly[/] (status {dead.process.returncode}); its log ends:")
+                errors.print(dead.log_tail(), markup=False, highlight=False)
+                platform.stop()
+                raise typer.Exit(1)
+            time.sleep(0.5)
+    except PlatformError as exc:
+        platform.stop()
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("\nstopping govplat ...")
+        stopped = time.monotonic()
+        platform.stop()
+        console.print(f"stopped in {time.monotonic() - stopped:.1f}s")
+    except BaseException:
+        platform.stop()
+        raise
+
+
+def _print_summary(platform, credentials: dict, elapsed: float) -> None:
+    settings = platform.settings
+    console.print(f"\n[bold green]govplat is ready[/] in {elapsed:.1f}s\n")
+    console.print(f"  Gateway (the public origin)   {platform.gateway_url}")
+    console.print(f"  gRPC edge                     {credentials['gateway_grpc_address']}")
+    for name in SERVICES:
+        http_port, grpc_port = settings.ports(name)
+        console.print(f"  {name:<12} http://{settings.host}:{http_port}  grpc {settings.host}:{grpc_port}")
+    console.print(f"  NATS                          {platform.nats_url}")
+    console.print(f"  Data and logs                 {platform.data_dir}")
+    console.print("\n  Sandbox credentials:")
+    for key, value in credentials.items():
+        console.print(f"    {key} = {value}", highlight=False)
+    console.print("\n  `govplat sandbox credentials --json` prints them again. Press Ctrl-C to stop.\n")
+
+
+@sandbox_app.command("credentials")
+def sandbox_credentials(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the sandbox credentials seeded by `govplat up`."""
+    from govplat_cli.up import UpSettings
+
+    folder = data_dir or UpSettings().data_dir
+    path = folder / "sandbox.json"
+    try:
+        credentials = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise fail(f"no sandbox credentials in {folder}: run `govplat up` (or `make up`) first") from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {path}: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(credentials))
+    else:
+        for key, value in credentials.items():
+            typer.echo(f"{key} = {value}")

@@ -1,0 +1,311 @@
+"""``govplat up``: the whole platform on one machine.
+
+Starts (or uses) NATS with JetStream, creates the streams, runs every service's
+migrations, starts the five components as child processes, waits until each
+answers ``/readyz`` with 200 and its gRPC health check with SERVING, seeds the
+sandbox, and stops everything cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+from govkit.events import connect, ensure_streams
+from govkit.migrations import upgrade
+from govkit.nats_server import NatsServer, port_open
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govplat_cli.components import COMPONENTS, SERVICES
+
+#: How long children get to stop after SIGTERM before they are killed (seconds).
+STOP_TIMEOUT_SECONDS = 8.0
+
+
+class UpSettings(BaseSettings):
+    """Where and how ``govplat up`` runs the platform (environment, prefix ``GOVPLAT_``).
+
+    - ``DATA_DIR`` (default ``var``): SQLite files, NATS data, logs, sandbox credentials.
+    - ``HOST`` (default ``127.0.0.1``): address every component binds to.
+    - ``NATS_PORT`` (default 4322, not NATS's standard 4222, so that a NATS server
+      already on the machine is never touched); ``NATS_URL`` (or ``GOVPLAT_NATS_URL``)
+      to use an existing server instead of starting one.
+    - ``<COMPONENT>_HTTP_PORT`` / ``<COMPONENT>_GRPC_PORT``: ports (defaults in
+      ARCHITECTURE.md), e.g. ``GOVPLAT_GATEWAY_HTTP_PORT=8000``.
+    - ``<SERVICE>_DATABASE_URL``: a service's database (default a SQLite file in
+      ``DATA_DIR``), e.g. ``GOVPLAT_PAYMENTS_DATABASE_URL=postgresql://...``.
+    - ``READY_TIMEOUT_SECONDS`` (default 60).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GOVPLAT_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    nats_port: int = Field(default=4322, ge=1, le=65535)
+    nats_url: str | None = Field(default=None, validation_alias=AliasChoices("GOVPLAT_NATS_URL", "NATS_URL"))
+    ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    gateway_http_port: int = 8000
+    gateway_grpc_port: int = 9000
+    identity_http_port: int = 8001
+    identity_grpc_port: int = 50051
+    payments_http_port: int = 8002
+    payments_grpc_port: int = 50052
+    notify_http_port: int = 8003
+    notify_grpc_port: int = 50053
+    registers_http_port: int = 8004
+    registers_grpc_port: int = 50054
+    identity_database_url: str | None = None
+    payments_database_url: str | None = None
+    notify_database_url: str | None = None
+    registers_database_url: str | None = None
+
+    def ports(self, name: str) -> tuple[int, int]:
+        """(HTTP, gRPC) ports of a component."""
+        return getattr(self, f"{name}_http_port"), getattr(self, f"{name}_grpc_port")
+
+    def shifted(self, offset: int) -> UpSettings:
+        """A copy with every port moved by ``offset`` (``--port-offset``)."""
+        if not offset:
+            return self
+        changes = {
+            key: value + offset
+            for key, value in self.model_dump().items()
+            if key.endswith("_port") and isinstance(value, int)
+        }
+        return self.model_copy(update=changes)
+
+    def database_url(self, service: str) -> str:
+        """A service's database URL (a SQLite file under ``data_dir`` by default)."""
+        configured = getattr(self, f"{service}_database_url")
+        return configured or f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+class PlatformError(RuntimeError):
+    """The platform could not start; the message says which part and why."""
+
+
+@dataclass
+class Child:
+    """A running component process."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    http_url: str
+    grpc_address: str
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of its log (for error messages)."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Platform:
+    """The platform run by ``govplat up``; :meth:`stop` is safe to call at any point."""
+
+    def __init__(self, settings: UpSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "log"
+        self.nats: NatsServer | None = None
+        self.nats_url = settings.nats_url or ""
+        self.children: list[Child] = []
+
+    @property
+    def gateway_url(self) -> str:
+        """The public origin: ``http://HOST:GATEWAY_HTTP_PORT``."""
+        return f"http://{self.settings.host}:{self.settings.gateway_http_port}"
+
+    # -- steps -----------------------------------------------------------------
+
+    def start_nats(self) -> str:
+        """Start the embedded NATS server (or use ``NATS_URL``) and create the streams."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not self.nats_url:
+            self.nats = NatsServer(
+                self.data_dir / "nats", port=self.settings.nats_port, host=self.settings.host,
+                log_file=self.log_dir / "nats.log",
+            )
+            try:
+                self.nats.start()
+            except Exception as exc:
+                raise PlatformError(f"NATS could not start: {exc}") from None
+            self.nats_url = self.nats.url
+
+        async def create_streams() -> None:
+            nc = await connect(self.nats_url, name="govplat-up", wait_for_server=False)
+            try:
+                await ensure_streams(nc.jetstream())
+            finally:
+                await nc.close()
+
+        try:
+            asyncio.run(create_streams())
+        except Exception as exc:
+            raise PlatformError(f"cannot create the JetStream streams at {self.nats_url}: {type(exc).__name__}: {exc}") from None
+        return self.nats_url
+
+    def migrate(self, service: str) -> None:
+        """Run one service's migrations to head."""
+        info = COMPONENTS[service]
+        try:
+            upgrade(info.migrations, self.settings.database_url(service))
+        except Exception as exc:
+            raise PlatformError(f"migrating {service} failed: {type(exc).__name__}: {exc}") from None
+
+    def child_env(self, name: str) -> dict[str, str]:
+        """The environment a component is started with."""
+        http_port, grpc_port = self.settings.ports(name)
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not (key.startswith("GOVPLAT_") and key.endswith(("_PORT", "_URL")))
+        }
+        env.update(
+            {
+                "GOVPLAT_HOST": self.settings.host,
+                "GOVPLAT_HTTP_PORT": str(http_port),
+                "GOVPLAT_GRPC_PORT": str(grpc_port),
+                "GOVPLAT_NATS_URL": self.nats_url,
+                "GOVPLAT_PARENT_PID": str(os.getpid()),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.pop("NATS_URL", None)
+        if name in SERVICES:
+            env["GOVPLAT_DATABASE_URL"] = self.settings.database_url(name)
+        if name == "gateway":
+            for service in SERVICES:
+                env[f"GOVPLAT_{service.upper()}_URL"] = f"http://{self.settings.host}:{self.settings.ports(service)[0]}"
+        return env
+
+    def spawn(self, name: str) -> Child:
+        """Start one component as a child process, its output in ``DATA_DIR/log/<name>.log``."""
+        http_port, grpc_port = self.settings.ports(name)
+        for port in (http_port, grpc_port):
+            if port_open(self.settings.host, port):
+                raise PlatformError(
+                    f"{name}: port {port} on {self.settings.host} is already in use "
+                    "(is govplat already running? change it with GOVPLAT_*_PORT or --port-offset)"
+                )
+        log_path = self.log_dir / f"{name}.log"
+        log_file = open(log_path, "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "govplat_cli", "serve", name],
+            env=self.child_env(name),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log_file.close()
+        child = Child(
+            name, process, log_path, f"http://{self.settings.host}:{http_port}", f"{self.settings.host}:{grpc_port}"
+        )
+        self.children.append(child)
+        return child
+
+    def wait_ready(self, on_ready=None) -> None:
+        """Wait until every child answers ``/readyz`` 200 and gRPC health SERVING.
+
+        Raises:
+            PlatformError: when a child exits or the timeout passes (with its log's tail).
+        """
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        pending = {child.name: child for child in self.children}
+        with httpx.Client(timeout=1.0) as client:
+            while pending:
+                for name, child in list(pending.items()):
+                    if child.process.poll() is not None:
+                        raise PlatformError(
+                            f"{name} exited with status {child.process.returncode}; its log ends:\n{child.log_tail()}"
+                        )
+                    if http_ready(client, child.http_url) and grpc_serving(child.grpc_address):
+                        del pending[name]
+                        if on_ready is not None:
+                            on_ready(name)
+                if pending and time.monotonic() > deadline:
+                    names = ", ".join(sorted(pending))
+                    tails = "\n".join(f"--- {n}:\n{pending[n].log_tail()}" for n in sorted(pending))
+                    raise PlatformError(f"not ready after {self.settings.ready_timeout_seconds:.0f}s: {names}\n{tails}")
+                time.sleep(0.05)
+
+    def seed_sandbox(self) -> dict:
+        """Write the sandbox credentials to ``DATA_DIR/sandbox.json`` and return them."""
+        credentials = {
+            "gateway_url": self.gateway_url,
+            "gateway_grpc_address": f"{self.settings.host}:{self.settings.gateway_grpc_port}",
+            "nats_url": self.nats_url,
+        }
+        path = self.data_dir / "sandbox.json"
+        path.write_text(json.dumps(credentials, indent=2) + "\n")
+        path.chmod(0o600)
+        return credentials
+
+    def first_dead_child(self) -> Child | None:
+        """A child that has exited, if any."""
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop(self) -> None:
+        """Stop the gateway first, then the services, then NATS; kill what is left
+        after :data:`STOP_TIMEOUT_SECONDS`. Leaves no process behind."""
+        ordered = sorted(self.children, key=lambda c: c.name != "gateway")
+        for child in ordered:
+            if child.process.poll() is None:
+                with _suppress_lookup():
+                    child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for child in ordered:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                with _suppress_lookup():
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        self.children.clear()
+        if self.nats is not None:
+            self.nats.stop(timeout=2.0)
+            self.nats = None
+
+
+class _suppress_lookup:
+    """Ignore ``ProcessLookupError`` (the process is already gone)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return exc_type is not None and issubclass(exc_type, ProcessLookupError)
+
+
+def http_ready(client: httpx.Client, base_url: str) -> bool:
+    """Whether ``base_url/readyz`` answers 200."""
+    try:
+        return client.get(f"{base_url}/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def grpc_serving(address: str, timeout: float = 1.0) -> bool:
+    """Whether the gRPC health check (overall server, service ``""``) answers SERVING."""
+    try:
+        with grpc.insecure_channel(address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
