@@ -14,9 +14,10 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from govkit.nats_server import free_port
 from govkit.testing import database_backends, drop_postgres_database, new_database_url
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 COMPONENTS = ("gateway", "identity", "payments", "notify", "registers")
 SERVICES = COMPONENTS[1:]

@@ -12,11 +12,12 @@ import os
 import signal
 import sys
 
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+
 from govkit.db import Database, new_metadata
 from govkit.events import Event, connect, ensure_streams
 from govkit.outbox import MessagingTables, OutboxRelay, add_event
 from govplat.payments.v1 import events_pb2
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 metadata: MetaData = new_metadata()
 tables = MessagingTables(metadata)

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
 from govkit.consumer import ConsumerSpec, EventConsumer
 from govkit.db import Database
 from govkit.events import DEADLETTER_STREAM, connect, ensure_streams, stream_name
 from govkit.outbox import OutboxRelay
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 WORKER_PATH = Path(__file__).with_name("outbox_worker.py")
 _spec = importlib.util.spec_from_file_location("outbox_worker", WORKER_PATH)
@@ -188,3 +189,28 @@ async def _handled(db: Database, count: int) -> bool:
 
 async def _pending_is(relay: OutboxRelay, count: int) -> bool:
     return await relay.pending() == count
+
+
+async def test_a_published_event_carries_the_cloudevents_headers_and_its_trace_context(db, js):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("use case") as span:
+        [event_id] = await worker.write_events(db, 1)
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    assert trace.get_current_span().get_span_context().is_valid is False
+
+    await OutboxRelay(db, worker.tables, js, component="test").relay_once()
+
+    reader = await js.pull_subscribe(SUBJECT, durable="test-envelope", stream=stream_name("payments"))
+    [message] = await reader.fetch(1, timeout=5)
+    headers = message.headers
+    assert headers["ce-specversion"] == "1.0"
+    assert headers["ce-id"] == event_id == headers["Nats-Msg-Id"]
+    assert headers["ce-type"] == "govplat.payments.v1.PaymentCreated"
+    assert headers["ce-source"] == worker.SOURCE
+    assert headers["ce-subject"] == "pay-0"
+    assert headers["ce-time"].endswith("Z")
+    assert headers["content-type"] == "application/protobuf"
+    assert headers["traceparent"].split("-")[1] == trace_id

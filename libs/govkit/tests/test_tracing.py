@@ -11,6 +11,10 @@ import grpc
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
 from govkit.consumer import ConsumerSpec
 from govkit.db import Database
 from govkit.events import stream_name
@@ -20,9 +24,6 @@ from govkit.runtime import Component
 from govkit.settings import ComponentSettings
 from govkit.telemetry import configure_telemetry, current_trace_id, grpc_client_interceptors
 from govplat.payments.v1 import events_pb2, payments_service_pb2, payments_service_pb2_grpc
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
 
 _spec = importlib.util.spec_from_file_location("outbox_worker", Path(__file__).with_name("outbox_worker.py"))
 worker = importlib.util.module_from_spec(_spec)
