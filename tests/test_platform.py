@@ -56,9 +56,18 @@ def processes_mentioning(text: str) -> list[int]:
 def platform(request, tmp_path):
     """``govplat up`` on free ports with its data in a temporary folder; yields the ports."""
     data_dir = tmp_path / "var"
-    ports = {f"GOVPLAT_{name.upper()}_{kind}_PORT": str(free_port()) for name in COMPONENTS for kind in ("HTTP", "GRPC")}
+    ports = {
+        f"GOVPLAT_{name.upper()}_{kind}_PORT": str(free_port())
+        for name in COMPONENTS
+        for kind in ("HTTP", "GRPC")
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPLAT_") and k != "NATS_URL"}
-    env.update(ports, GOVPLAT_DATA_DIR=str(data_dir), GOVPLAT_NATS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    env.update(
+        ports,
+        GOVPLAT_DATA_DIR=str(data_dir),
+        GOVPLAT_NATS_PORT=str(free_port()),
+        PYTHONUNBUFFERED="1",
+    )
     databases = []
     if request.param == "postgresql":
         for service in SERVICES:
@@ -68,7 +77,10 @@ def platform(request, tmp_path):
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "govplat_cli", "up"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output: list[str] = []
     try:
@@ -79,7 +91,10 @@ def platform(request, tmp_path):
         assert process.poll() is None, "govplat up exited:\n" + "".join(output)
         ready_after = time.monotonic() - started
         yield {
-            "process": process, "data_dir": data_dir, "env": env, "output": "".join(output),
+            "process": process,
+            "data_dir": data_dir,
+            "env": env,
+            "output": "".join(output),
             "ready_after": ready_after,
             "http": {name: int(ports[f"GOVPLAT_{name.upper()}_HTTP_PORT"]) for name in COMPONENTS},
             "grpc": {name: int(ports[f"GOVPLAT_{name.upper()}_GRPC_PORT"]) for name in COMPONENTS},
@@ -97,13 +112,15 @@ def platform(request, tmp_path):
 
 def grpc_health(port: int, service: str = "") -> int:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+        return (
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            .status
+        )
 
 
 def requests_counted(metrics_text: str, component: str, status: str) -> float:
-    pattern = re.compile(
-        r'^govplat_http_requests_total\{([^}]*)\} ([0-9.e+]+)$', re.MULTILINE
-    )
+    pattern = re.compile(r"^govplat_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
     total = 0.0
     for labels, value in pattern.findall(metrics_text):
         if f'component="{component}"' in labels and f'status="{status}"' in labels:
@@ -123,7 +140,10 @@ def test_govplat_up_brings_every_component_to_ready_and_stops_them_all_on_sigter
             assert response.status_code == 200, (name, response.text)
             assert response.json()["status"] == "ready"
             assert client.get(f"http://127.0.0.1:{http[name]}/healthz").json() == {"status": "ok"}
-            assert "govplat_http_requests_total" in client.get(f"http://127.0.0.1:{http[name]}/metrics").text
+            assert (
+                "govplat_http_requests_total"
+                in client.get(f"http://127.0.0.1:{http[name]}/metrics").text
+            )
             assert grpc_health(grpc_ports[name]) == health_pb2.HealthCheckResponse.SERVING
         for name, service in GRPC_SERVICE_NAMES.items():
             assert grpc_health(grpc_ports[name], service) == health_pb2.HealthCheckResponse.SERVING
@@ -131,9 +151,13 @@ def test_govplat_up_brings_every_component_to_ready_and_stops_them_all_on_sigter
         gateway = f"http://127.0.0.1:{http['gateway']}"
         assert client.get(f"{gateway}/readyz").json()["checks"] == {name: "ok" for name in SERVICES}
         for name, path in ROUTED.items():
-            before = requests_counted(client.get(f"http://127.0.0.1:{http[name]}/metrics").text, name, "404")
+            before = requests_counted(
+                client.get(f"http://127.0.0.1:{http[name]}/metrics").text, name, "404"
+            )
             response = client.get(gateway + path)
-            after = requests_counted(client.get(f"http://127.0.0.1:{http[name]}/metrics").text, name, "404")
+            after = requests_counted(
+                client.get(f"http://127.0.0.1:{http[name]}/metrics").text, name, "404"
+            )
             assert response.headers["x-request-id"]
             assert after == before + 1, f"{path} did not reach {name}"
         unknown = client.get(f"{gateway}/nowhere")
@@ -141,7 +165,10 @@ def test_govplat_up_brings_every_component_to_ready_and_stops_them_all_on_sigter
 
     credentials = subprocess.run(
         [sys.executable, "-m", "govplat_cli", "sandbox", "credentials", "--json"],
-        env=platform["env"], capture_output=True, text=True, timeout=60,
+        env=platform["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert credentials.returncode == 0, credentials.stderr
     assert json.loads(credentials.stdout)["gateway_url"] == f"http://127.0.0.1:{http['gateway']}"

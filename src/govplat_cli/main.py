@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from govkit.settings import ConfigurationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from govkit.settings import ConfigurationError, describe_validation_error
 from govplat_cli.components import COMPONENTS, SERVICES
 
 app = typer.Typer(
@@ -29,7 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-sandbox_app = typer.Typer(help="The sandbox: test credentials and simulators.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="The sandbox: test credentials and simulators.", no_args_is_help=True
+)
 app.add_typer(sandbox_app, name="sandbox")
 
 console = Console()
@@ -41,7 +43,11 @@ ComponentName = Annotated[
 ]
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Folder for SQLite files, NATS data, logs and credentials [env GOVPLAT_DATA_DIR; default var].", show_default=False),
+    typer.Option(
+        "--data-dir",
+        help="Folder for SQLite files, NATS data, logs and credentials \\[env GOVPLAT_DATA_DIR; default var].",
+        show_default=False,
+    ),
 ]
 
 
@@ -55,6 +61,18 @@ def _component(name: str):
     if name not in COMPONENTS:
         raise fail(f"unknown component {name!r}; choose one of: {', '.join(COMPONENTS)}", 2)
     return COMPONENTS[name]
+
+
+def _up_settings(data_dir: Path | None):
+    """The ``govplat up`` settings from the environment; a bad variable exits 2 with its name."""
+    from pydantic import ValidationError
+
+    from govplat_cli.up import UpSettings
+
+    try:
+        return UpSettings(**({"data_dir": data_dir} if data_dir else {}))
+    except ValidationError as exc:
+        raise fail(f"invalid configuration: {describe_validation_error(exc)}", 2) from None
 
 
 @app.command()
@@ -76,9 +94,12 @@ def serve(component: ComponentName) -> None:
 
 @app.command()
 def migrate(
-    component: Annotated[str, typer.Argument(help="A service, or 'all'.", metavar="SERVICE")] = "all",
+    component: Annotated[
+        str, typer.Argument(help="A service, or 'all'.", metavar="SERVICE")
+    ] = "all",
     database_url: Annotated[
-        str | None, typer.Option(help="Database to migrate (one service only) [env GOVPLAT_DATABASE_URL].")
+        str | None,
+        typer.Option(help="Database to migrate (one service only) \\[env GOVPLAT_DATABASE_URL]."),
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -91,18 +112,18 @@ def migrate(
 
     from govkit.migrations import upgrade
 
-    from govplat_cli.up import UpSettings
-
     names = list(SERVICES) if component == "all" else [component]
     for name in names:
         info = _component(name)
         if info.migrations is None:
             raise fail(f"{name} has no database")
-    settings = UpSettings(**({"data_dir": data_dir} if data_dir else {}))
+    settings = _up_settings(data_dir)
     if database_url and component == "all":
         raise fail("--database-url needs one service, not 'all'", 2)
     for name in names:
-        url = database_url or (os.environ.get("GOVPLAT_DATABASE_URL") if component != "all" else None)
+        url = database_url or (
+            os.environ.get("GOVPLAT_DATABASE_URL") if component != "all" else None
+        )
         url = url or settings.database_url(name)
         try:
             upgrade(COMPONENTS[name].migrations, url)
@@ -114,19 +135,26 @@ def migrate(
 @app.command()
 def up(
     data_dir: DataDir = None,
-    port_offset: Annotated[int, typer.Option(help="Add this to every port (run a second copy side by side).")] = 0,
+    port_offset: Annotated[
+        int, typer.Option(help="Add this to every port (run a second copy side by side).")
+    ] = 0,
 ) -> None:
     """Run the whole platform: NATS, migrations, the five components, the sandbox.
 
     Stops everything on Ctrl-C or SIGTERM. Ports, the data folder and NATS are
     configurable through GOVPLAT_* variables (see docs/configuration.md).
     """
-    from govplat_cli.up import Platform, PlatformError, UpSettings
+    from pydantic import ValidationError
+
+    from govplat_cli.up import Platform, PlatformError
 
     try:
-        settings = UpSettings(**({"data_dir": data_dir} if data_dir else {})).shifted(port_offset)
-    except Exception as exc:
-        raise fail(f"invalid configuration: {exc}", 2) from None
+        settings = _up_settings(data_dir).shifted(port_offset)
+    except ValidationError as exc:
+        raise fail(
+            f"invalid configuration: {describe_validation_error(exc)} (after --port-offset {port_offset})",
+            2,
+        ) from None
     platform = Platform(settings)
 
     def on_term(_signum, _frame):
@@ -136,8 +164,13 @@ def up(
     started = time.monotonic()
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=console, transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         ) as progress:
             task = progress.add_task("starting NATS with JetStream", total=1)
             nats_url = platform.start_nats()
@@ -151,7 +184,9 @@ def up(
             task = progress.add_task("starting components", total=len(COMPONENTS))
             for name in COMPONENTS:
                 platform.spawn(name)
-            platform.wait_ready(on_ready=lambda name: progress.update(task, advance=1, description=f"{name} ready"))
+            platform.wait_ready(
+                on_ready=lambda name: progress.update(task, advance=1, description=f"{name} ready")
+            )
             progress.update(task, description="all components ready")
             task = progress.add_task("seeding the sandbox", total=1)
             credentials = platform.seed_sandbox()
@@ -161,7 +196,9 @@ def up(
         while True:
             dead = platform.first_dead_child()
             if dead is not None:
-                errors.print(f"[bold red]{dead.name} stopped unexpectedly[/] (status {dead.process.returncode}); its log ends:")
+                errors.print(
+                    f"[bold red]{dead.name} stopped unexpectedly[/] (status {dead.process.returncode}); its log ends:"
+                )
                 errors.print(dead.log_tail(), markup=False, highlight=False)
                 platform.stop()
                 raise typer.Exit(1)
@@ -186,13 +223,17 @@ def _print_summary(platform, credentials: dict, elapsed: float) -> None:
     console.print(f"  gRPC edge                     {credentials['gateway_grpc_address']}")
     for name in SERVICES:
         http_port, grpc_port = settings.ports(name)
-        console.print(f"  {name:<12} http://{settings.host}:{http_port}  grpc {settings.host}:{grpc_port}")
+        console.print(
+            f"  {name:<12} http://{settings.host}:{http_port}  grpc {settings.host}:{grpc_port}"
+        )
     console.print(f"  NATS                          {platform.nats_url}")
     console.print(f"  Data and logs                 {platform.data_dir}")
     console.print("\n  Sandbox credentials:")
     for key, value in credentials.items():
         console.print(f"    {key} = {value}", highlight=False)
-    console.print("\n  `govplat sandbox credentials --json` prints them again. Press Ctrl-C to stop.\n")
+    console.print(
+        "\n  `govplat sandbox credentials --json` prints them again. Press Ctrl-C to stop.\n"
+    )
 
 
 @sandbox_app.command("credentials")
@@ -201,14 +242,14 @@ def sandbox_credentials(
     data_dir: DataDir = None,
 ) -> None:
     """Print the sandbox credentials seeded by `govplat up`."""
-    from govplat_cli.up import UpSettings
-
-    folder = data_dir or UpSettings().data_dir
+    folder = data_dir or _up_settings(None).data_dir
     path = folder / "sandbox.json"
     try:
         credentials = json.loads(path.read_text())
     except FileNotFoundError:
-        raise fail(f"no sandbox credentials in {folder}: run `govplat up` (or `make up`) first") from None
+        raise fail(
+            f"no sandbox credentials in {folder}: run `govplat up` (or `make up`) first"
+        ) from None
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read {path}: {exc}") from None
     if as_json:

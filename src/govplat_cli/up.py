@@ -20,13 +20,13 @@ from pathlib import Path
 
 import grpc
 import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from govkit.events import connect, ensure_streams
 from govkit.migrations import upgrade
 from govkit.nats_server import NatsServer, port_open
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from govplat_cli.components import COMPONENTS, SERVICES
 
 #: How long children get to stop after SIGTERM before they are killed (seconds).
@@ -53,7 +53,9 @@ class UpSettings(BaseSettings):
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     nats_port: int = Field(default=4322, ge=1, le=65535)
-    nats_url: str | None = Field(default=None, validation_alias=AliasChoices("GOVPLAT_NATS_URL", "NATS_URL"))
+    nats_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOVPLAT_NATS_URL", "NATS_URL")
+    )
     ready_timeout_seconds: float = Field(default=60.0, gt=0)
     gateway_http_port: int = 8000
     gateway_grpc_port: int = 9000
@@ -70,6 +72,13 @@ class UpSettings(BaseSettings):
     notify_database_url: str | None = None
     registers_database_url: str | None = None
 
+    @field_validator("*")
+    @classmethod
+    def _ports_in_range(cls, value, info):
+        if info.field_name.endswith("_port") and not 1 <= value <= 65535:
+            raise ValueError("a port must be between 1 and 65535")
+        return value
+
     def ports(self, name: str) -> tuple[int, int]:
         """(HTTP, gRPC) ports of a component."""
         return getattr(self, f"{name}_http_port"), getattr(self, f"{name}_grpc_port")
@@ -83,7 +92,7 @@ class UpSettings(BaseSettings):
             for key, value in self.model_dump().items()
             if key.endswith("_port") and isinstance(value, int)
         }
-        return self.model_copy(update=changes)
+        return type(self)(**{**self.model_dump(), **changes})
 
     def database_url(self, service: str) -> str:
         """A service's database URL (a SQLite file under ``data_dir`` by default)."""
@@ -137,7 +146,9 @@ class Platform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.nats_url:
             self.nats = NatsServer(
-                self.data_dir / "nats", port=self.settings.nats_port, host=self.settings.host,
+                self.data_dir / "nats",
+                port=self.settings.nats_port,
+                host=self.settings.host,
                 log_file=self.log_dir / "nats.log",
             )
             try:
@@ -156,7 +167,9 @@ class Platform:
         try:
             asyncio.run(create_streams())
         except Exception as exc:
-            raise PlatformError(f"cannot create the JetStream streams at {self.nats_url}: {type(exc).__name__}: {exc}") from None
+            raise PlatformError(
+                f"cannot create the JetStream streams at {self.nats_url}: {type(exc).__name__}: {exc}"
+            ) from None
         return self.nats_url
 
     def migrate(self, service: str) -> None:
@@ -165,7 +178,9 @@ class Platform:
         try:
             upgrade(info.migrations, self.settings.database_url(service))
         except Exception as exc:
-            raise PlatformError(f"migrating {service} failed: {type(exc).__name__}: {exc}") from None
+            raise PlatformError(
+                f"migrating {service} failed: {type(exc).__name__}: {exc}"
+            ) from None
 
     def child_env(self, name: str) -> dict[str, str]:
         """The environment a component is started with."""
@@ -190,7 +205,9 @@ class Platform:
             env["GOVPLAT_DATABASE_URL"] = self.settings.database_url(name)
         if name == "gateway":
             for service in SERVICES:
-                env[f"GOVPLAT_{service.upper()}_URL"] = f"http://{self.settings.host}:{self.settings.ports(service)[0]}"
+                env[f"GOVPLAT_{service.upper()}_URL"] = (
+                    f"http://{self.settings.host}:{self.settings.ports(service)[0]}"
+                )
         return env
 
     def spawn(self, name: str) -> Child:
@@ -214,7 +231,11 @@ class Platform:
         )
         log_file.close()
         child = Child(
-            name, process, log_path, f"http://{self.settings.host}:{http_port}", f"{self.settings.host}:{grpc_port}"
+            name,
+            process,
+            log_path,
+            f"http://{self.settings.host}:{http_port}",
+            f"{self.settings.host}:{grpc_port}",
         )
         self.children.append(child)
         return child
@@ -241,7 +262,9 @@ class Platform:
                 if pending and time.monotonic() > deadline:
                     names = ", ".join(sorted(pending))
                     tails = "\n".join(f"--- {n}:\n{pending[n].log_tail()}" for n in sorted(pending))
-                    raise PlatformError(f"not ready after {self.settings.ready_timeout_seconds:.0f}s: {names}\n{tails}")
+                    raise PlatformError(
+                        f"not ready after {self.settings.ready_timeout_seconds:.0f}s: {names}\n{tails}"
+                    )
                 time.sleep(0.05)
 
     def seed_sandbox(self) -> dict:
@@ -305,7 +328,9 @@ def grpc_serving(address: str, timeout: float = 1.0) -> bool:
     """Whether the gRPC health check (overall server, service ``""``) answers SERVING."""
     try:
         with grpc.insecure_channel(address) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+            )
             return reply.status == health_pb2.HealthCheckResponse.SERVING
     except grpc.RpcError:
         return False

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from govkit.runtime import Component
 
 from gateway import http_api
 from gateway.config import Settings
+from govkit.runtime import Component
 
 
 def build(settings: Settings | None = None) -> Component:

@@ -9,8 +9,9 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 Default ports: HTTP 8000, gRPC 9000.
 """
 
-from govkit.settings import ComponentSettings
 from pydantic import Field, HttpUrl
+
+from govkit.settings import ComponentSettings
 
 
 class Settings(ComponentSettings):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from govkit.http import request_id_from
-from govkit.telemetry import instrument_httpx
 
 from gateway import proxy, routing
+from govkit.http import request_id_from
+from govkit.telemetry import instrument_httpx
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -20,14 +20,18 @@ def create_app(backend_urls: dict[str, str], client: httpx.AsyncClient) -> FastA
         backend_urls: backend name → base URL (see :mod:`gateway.routing`).
         client: the pooled HTTP client used to reach backends (closed by the caller).
     """
-    app = FastAPI(title="govplat gateway", version="1.0.0", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="govplat gateway", version="1.0.0", openapi_url=None, docs_url=None, redoc_url=None
+    )
     instrument_httpx(client)
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def forward(request: Request, path: str) -> Response:
         backend = routing.backend_for(request.url.path)
         if backend is None:
-            return JSONResponse({"error": "not found", "path": request.url.path[:200]}, status_code=404)
+            return JSONResponse(
+                {"error": "not found", "path": request.url.path[:200]}, status_code=404
+            )
         request_id = getattr(request.state, "request_id", None) or request_id_from(None)
         return await proxy.forward(client, backend_urls[backend], request, request_id)
 

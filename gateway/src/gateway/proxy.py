@@ -39,7 +39,9 @@ GATEWAY_OWNED = frozenset({"date", "server"})
 
 def forward_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
     """The request's headers for the backend: end-to-end ones plus forwarding headers."""
-    connection_tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",") if t.strip()}
+    connection_tokens = {
+        t.strip().lower() for t in request.headers.get("connection", "").split(",") if t.strip()
+    }
     headers = [
         (name, value)
         for name, value in request.headers.items()
@@ -58,7 +60,9 @@ def forward_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
     return headers
 
 
-async def forward(client: httpx.AsyncClient, base_url: str, request: Request, request_id: str) -> Response:
+async def forward(
+    client: httpx.AsyncClient, base_url: str, request: Request, request_id: str
+) -> Response:
     """Send ``request`` to ``base_url`` + its raw path and query, and stream the answer back."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     url = base_url + raw_path.decode("latin-1")
@@ -79,7 +83,9 @@ async def forward(client: httpx.AsyncClient, base_url: str, request: Request, re
         log.warning("backend unreachable: %s", type(exc).__name__, extra={"backend_url": base_url})
         return JSONResponse({"error": "service unavailable"}, status_code=502)
     headers = [
-        (k, v) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP | GATEWAY_OWNED
+        (k, v)
+        for k, v in upstream.headers.multi_items()
+        if k.lower() not in HOP_BY_HOP | GATEWAY_OWNED
     ]
     response = StreamingResponse(
         upstream.aiter_raw(),

@@ -44,7 +44,9 @@ async def write_events(db: Database, count: int, start: int = 0) -> list[str]:
     for number in range(start, start + count):
         async with db.write() as session:
             event = events_pb2.PaymentCreated(payment_id=f"pay-{number}", amount=100 + number)
-            ids.append(await add_event(session, tables, event, source=SOURCE, subject=f"pay-{number}"))
+            ids.append(
+                await add_event(session, tables, event, source=SOURCE, subject=f"pay-{number}")
+            )
     return ids
 
 
@@ -57,7 +59,11 @@ async def record_effect(session, event: Event) -> None:
 async def effect_counts(db: Database) -> dict[str, int]:
     """Event id → how many times the handler's effect was committed."""
     async with db.read() as session:
-        rows = (await session.execute(select(effects.c.event_id, func.count()).group_by(effects.c.event_id))).all()
+        rows = (
+            await session.execute(
+                select(effects.c.event_id, func.count()).group_by(effects.c.event_id)
+            )
+        ).all()
     return {event_id: count for event_id, count in rows}
 
 

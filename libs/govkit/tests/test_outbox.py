@@ -55,7 +55,9 @@ async def js(nats_server):
 
 
 def consumer_spec(handler=worker.record_effect, **overrides) -> ConsumerSpec:
-    values = dict(durable="test-effects", stream=stream_name("payments"), subjects=[SUBJECT], handler=handler)
+    values = dict(
+        durable="test-effects", stream=stream_name("payments"), subjects=[SUBJECT], handler=handler
+    )
     values.update(overrides)
     return ConsumerSpec(**values)
 
@@ -95,7 +97,9 @@ async def test_an_event_is_consumed_once_when_the_relay_is_killed_between_publis
 
     await run_until(lambda: [relay.run, consumer.run], all_handled)
 
-    assert await stream_count(js, stream_name("payments")) == 20, "JetStream dropped the re-published events"
+    assert await stream_count(js, stream_name("payments")) == 20, (
+        "JetStream dropped the re-published events"
+    )
     assert await worker.effect_counts(db) == {event_id: 1 for event_id in event_ids}
 
 
@@ -133,7 +137,9 @@ async def test_a_redelivered_event_has_no_second_effect(db, js):
 
     # The same events again under new message ids (past JetStream's duplicate
     # window, as after a long outage): only the inbox stands between them and a second effect.
-    reader = await js.pull_subscribe(SUBJECT, durable="test-replayer", stream=stream_name("payments"))
+    reader = await js.pull_subscribe(
+        SUBJECT, durable="test-replayer", stream=stream_name("payments")
+    )
     for message in await reader.fetch(3, timeout=5):
         headers = dict(message.headers)
         headers["Nats-Msg-Id"] = headers["ce-id"] + "-again"
@@ -160,7 +166,10 @@ async def test_a_message_that_always_fails_ends_on_the_dead_letter_subject(db, j
     relay = OutboxRelay(db, worker.tables, js, component="test")
     await relay.relay_once()
     consumer = EventConsumer(
-        consumer_spec(always_fails, max_deliver=3, retry_delays=(0.05,)), db=db, tables=worker.tables, js=js
+        consumer_spec(always_fails, max_deliver=3, retry_delays=(0.05,)),
+        db=db,
+        tables=worker.tables,
+        js=js,
     )
 
     async def dead_lettered() -> bool:
@@ -170,7 +179,9 @@ async def test_a_message_that_always_fails_ends_on_the_dead_letter_subject(db, j
 
     assert attempts == [event_id] * 3
     dead = await js.pull_subscribe(
-        "govplat.deadletter.>", durable="test-dlq-reader", stream=DEADLETTER_STREAM,
+        "govplat.deadletter.>",
+        durable="test-dlq-reader",
+        stream=DEADLETTER_STREAM,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
     )
     [message] = await dead.fetch(1, timeout=5)
@@ -203,7 +214,9 @@ async def test_a_published_event_carries_the_cloudevents_headers_and_its_trace_c
 
     await OutboxRelay(db, worker.tables, js, component="test").relay_once()
 
-    reader = await js.pull_subscribe(SUBJECT, durable="test-envelope", stream=stream_name("payments"))
+    reader = await js.pull_subscribe(
+        SUBJECT, durable="test-envelope", stream=stream_name("payments")
+    )
     [message] = await reader.fetch(1, timeout=5)
     headers = message.headers
     assert headers["ce-specversion"] == "1.0"

@@ -22,7 +22,9 @@ async def _readyz(component: Component) -> httpx.Response:
         return await client.get("/readyz")
 
 
-async def _wait_for_status(component: Component, status: int, timeout: float = 15.0) -> httpx.Response:
+async def _wait_for_status(
+    component: Component, status: int, timeout: float = 15.0
+) -> httpx.Response:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         response = await _readyz(component)
@@ -31,16 +33,25 @@ async def _wait_for_status(component: Component, status: int, timeout: float = 1
         await asyncio.sleep(0.1)
 
 
-async def test_readiness_follows_the_nats_connection_while_liveness_stays_up(database_url, nats_server):
+async def test_readiness_follows_the_nats_connection_while_liveness_stays_up(
+    database_url, nats_server
+):
     from govkit.migrations import upgrade
 
     await asyncio.to_thread(upgrade, "payments", database_url)
     settings = _Settings(
-        database_url=database_url, http_port=free_port(), grpc_port=free_port(), nats_url=nats_server.url
+        database_url=database_url,
+        http_port=free_port(),
+        grpc_port=free_port(),
+        nats_url=nats_server.url,
     )
     component = service_component(
-        name="payments", settings=settings, tables=models.messaging, http_app=http_api.create_app(),
-        grpc_register=grpc_api.register, grpc_services=[grpc_api.SERVICE_NAME],
+        name="payments",
+        settings=settings,
+        tables=models.messaging,
+        http_app=http_api.create_app(),
+        grpc_register=grpc_api.register,
+        grpc_services=[grpc_api.SERVICE_NAME],
     )
     await component.start()
     try:
@@ -63,16 +74,24 @@ async def test_readiness_follows_the_nats_connection_while_liveness_stays_up(dat
         await component.stop()
 
 
-async def test_a_component_started_before_nats_becomes_ready_when_nats_arrives(database_url, nats_server):
+async def test_a_component_started_before_nats_becomes_ready_when_nats_arrives(
+    database_url, nats_server
+):
     from govkit.migrations import upgrade
 
     await asyncio.to_thread(upgrade, "payments", database_url)
     nats_server.stop()
     settings = _Settings(
-        database_url=database_url, http_port=free_port(), grpc_port=free_port(), nats_url=nats_server.url
+        database_url=database_url,
+        http_port=free_port(),
+        grpc_port=free_port(),
+        nats_url=nats_server.url,
     )
     component = service_component(
-        name="payments", settings=settings, tables=models.messaging, http_app=http_api.create_app(),
+        name="payments",
+        settings=settings,
+        tables=models.messaging,
+        http_app=http_api.create_app(),
     )
     await component.start()
     try:

@@ -25,7 +25,9 @@ from govkit.settings import ComponentSettings
 from govkit.telemetry import configure_telemetry, current_trace_id, grpc_client_interceptors
 from govplat.payments.v1 import events_pb2, payments_service_pb2, payments_service_pb2_grpc
 
-_spec = importlib.util.spec_from_file_location("outbox_worker", Path(__file__).with_name("outbox_worker.py"))
+_spec = importlib.util.spec_from_file_location(
+    "outbox_worker", Path(__file__).with_name("outbox_worker.py")
+)
 worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(worker)
 
@@ -44,7 +46,9 @@ async def test_one_trace_covers_http_grpc_the_event_and_its_consumer(database_ur
         async def CreatePayment(self, request, context):
             async with db.write() as session:
                 event = events_pb2.PaymentCreated(payment_id="pay-1", amount=request.amount)
-                await add_event(session, worker.tables, event, source="//govplat/payments", subject="pay-1")
+                await add_event(
+                    session, worker.tables, event, source="//govplat/payments", subject="pay-1"
+                )
             return payments_service_pb2.CreatePaymentResponse()
 
     async def on_payment_created(session, event) -> None:
@@ -67,8 +71,8 @@ async def test_one_trace_covers_http_grpc_the_event_and_its_consumer(database_ur
         http_app=http_app,
         database=db,
         tables=worker.tables,
-        grpc_register=lambda server: payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(
-            Payments(), server
+        grpc_register=lambda server: (
+            payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(Payments(), server)
         ),
         consumers=[
             ConsumerSpec(
@@ -80,7 +84,9 @@ async def test_one_trace_covers_http_grpc_the_event_and_its_consumer(database_ur
         ],
     )
     await component.start()
-    server = uvicorn.Server(uvicorn.Config(http_app, host="127.0.0.1", port=settings.http_port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(http_app, host="127.0.0.1", port=settings.http_port, log_config=None)
+    )
     serving = asyncio.create_task(server.serve())
     try:
         await asyncio.wait_for(component.messaging_ready.wait(), timeout=10)
@@ -101,7 +107,9 @@ async def test_one_trace_covers_http_grpc_the_event_and_its_consumer(database_ur
 
     trace_id = response.json()["trace_id"]
     assert trace_id and handled_in_trace == [trace_id]
-    spans = [s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
+    spans = [
+        s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id
+    ]
     kinds = {(span.kind, span.name) for span in spans}
     assert (SpanKind.SERVER, "POST /payments") in kinds
     assert (SpanKind.CLIENT, "/govplat.payments.v1.PaymentsService/CreatePayment") in kinds
@@ -111,5 +119,9 @@ async def test_one_trace_covers_http_grpc_the_event_and_its_consumer(database_ur
     by_id = {span.context.span_id: span for span in spans}
     consumer = next(s for s in spans if s.kind is SpanKind.CONSUMER)
     producer = next(s for s in spans if s.kind is SpanKind.PRODUCER)
-    assert consumer.parent.span_id == producer.context.span_id, "the consumer is a child of the publish"
-    assert by_id[producer.parent.span_id].kind is SpanKind.SERVER, "published in the context of the gRPC call"
+    assert consumer.parent.span_id == producer.context.span_id, (
+        "the consumer is a child of the publish"
+    )
+    assert by_id[producer.parent.span_id].kind is SpanKind.SERVER, (
+        "published in the context of the gRPC call"
+    )

@@ -36,8 +36,12 @@ tracer = trace.get_tracer("govkit.consumer")
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
-EVENTS_HANDLED = Counter("govplat_events_handled_total", "Events handled by a consumer", ["consumer", "outcome"])
-DEAD_LETTERS = Counter("govplat_dead_letters_total", "Events sent to the dead-letter subject", ["consumer"])
+EVENTS_HANDLED = Counter(
+    "govplat_events_handled_total", "Events handled by a consumer", ["consumer", "outcome"]
+)
+DEAD_LETTERS = Counter(
+    "govplat_dead_letters_total", "Events sent to the dead-letter subject", ["consumer"]
+)
 
 
 @dataclass
@@ -125,7 +129,11 @@ class EventConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # e.g. NATS gone while dead-lettering: redelivered later
-                    log.warning("consumer %s left a message for redelivery: %s", self.spec.durable, type(exc).__name__)
+                    log.warning(
+                        "consumer %s left a message for redelivery: %s",
+                        self.spec.durable,
+                        type(exc).__name__,
+                    )
 
     async def handle(self, message: Msg) -> str:
         """Handle one message; returns the outcome: ``handled``, ``duplicate``,
@@ -153,7 +161,10 @@ class EventConsumer:
                 if delivery >= self.spec.max_deliver:
                     log.error(
                         "consumer %s gave up on event %s after %d deliveries: %s",
-                        self.spec.durable, event.id, delivery, type(exc).__name__,
+                        self.spec.durable,
+                        event.id,
+                        delivery,
+                        type(exc).__name__,
                     )
                     await self._dead_letter(message, f"{type(exc).__name__}: {exc}")
                     return self._count("dead_letter")
@@ -161,7 +172,11 @@ class EventConsumer:
                 delay = delays[min(delivery - 1, len(delays) - 1)]
                 log.warning(
                     "consumer %s failed on event %s (delivery %d), retrying in %.1fs: %s",
-                    self.spec.durable, event.id, delivery, delay, type(exc).__name__,
+                    self.spec.durable,
+                    event.id,
+                    delivery,
+                    delay,
+                    type(exc).__name__,
                 )
                 await _quietly(message.nak(delay=delay))
                 return self._count("retry")
@@ -200,7 +215,9 @@ class EventConsumer:
             headers["Nats-Msg-Id"] = f"{self.spec.durable}:{event_id}"
         else:
             headers.pop("Nats-Msg-Id", None)
-        await self.js.publish(deadletter_subject(self.spec.durable, message.subject), message.data, headers=headers)
+        await self.js.publish(
+            deadletter_subject(self.spec.durable, message.subject), message.data, headers=headers
+        )
         DEAD_LETTERS.labels(self.spec.durable).inc()
         await _quietly(message.term())
 

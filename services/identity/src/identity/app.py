@@ -1,7 +1,6 @@
 """Composition root of the identity component: builds everything it runs."""
 
 from govkit.runtime import Component, service_component
-
 from identity import grpc_api, http_api, models
 from identity.config import Settings
 

@@ -5,6 +5,7 @@ contract; RPCs not implemented yet answer ``UNIMPLEMENTED``.
 """
 
 import grpc
+
 from govplat.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 
 SERVICE_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
@@ -16,4 +17,6 @@ class IdentityServiceServicer(identity_service_pb2_grpc.IdentityServiceServicer)
 
 def register(server: grpc.aio.Server) -> None:
     """Add the identity servicer to a gRPC server."""
-    identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServiceServicer(), server)
+    identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
+        IdentityServiceServicer(), server
+    )

@@ -5,4 +5,7 @@ from fastapi import FastAPI
 
 def create_app() -> FastAPI:
     """The identity FastAPI app; probes and metrics are added by the runtime."""
-    return FastAPI(title="govplat identity: organisations, API keys and the OpenID Connect provider", version="1.0.0")
+    return FastAPI(
+        title="govplat identity: organisations, API keys and the OpenID Connect provider",
+        version="1.0.0",
+    )

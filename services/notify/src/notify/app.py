@@ -1,7 +1,6 @@
 """Composition root of the notify component: builds everything it runs."""
 
 from govkit.runtime import Component, service_component
-
 from notify import grpc_api, http_api, models
 from notify.config import Settings
 

@@ -5,6 +5,7 @@ contract; RPCs not implemented yet answer ``UNIMPLEMENTED``.
 """
 
 import grpc
+
 from govplat.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name

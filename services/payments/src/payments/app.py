@@ -1,7 +1,6 @@
 """Composition root of the payments component: builds everything it runs."""
 
 from govkit.runtime import Component, service_component
-
 from payments import grpc_api, http_api, models
 from payments.config import Settings
 

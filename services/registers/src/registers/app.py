@@ -1,7 +1,6 @@
 """Composition root of the registers component: builds everything it runs."""
 
 from govkit.runtime import Component, service_component
-
 from registers import grpc_api, http_api, models
 from registers.config import Settings
 

@@ -5,6 +5,7 @@ contract; RPCs not implemented yet answer ``UNIMPLEMENTED``.
 """
 
 import grpc
+
 from govplat.registers.v1 import registers_service_pb2, registers_service_pb2_grpc
 
 SERVICE_NAME = registers_service_pb2.DESCRIPTOR.services_by_name["RegistersService"].full_name
@@ -16,4 +17,6 @@ class RegistersServiceServicer(registers_service_pb2_grpc.RegistersServiceServic
 
 def register(server: grpc.aio.Server) -> None:
     """Add the registers servicer to a gRPC server."""
-    registers_service_pb2_grpc.add_RegistersServiceServicer_to_server(RegistersServiceServicer(), server)
+    registers_service_pb2_grpc.add_RegistersServiceServicer_to_server(
+        RegistersServiceServicer(), server
+    )

@@ -1,8 +1,9 @@
 """Database models of the registers service (SQLAlchemy 2.0, its own metadata)."""
 
+from sqlalchemy.orm import DeclarativeBase
+
 from govkit.db import new_metadata
 from govkit.outbox import MessagingTables
-from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):

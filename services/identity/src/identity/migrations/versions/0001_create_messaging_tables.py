@@ -4,6 +4,7 @@ Revision ID: identity_0001
 """
 
 from alembic import op
+
 from govkit.outbox import create_messaging_tables, drop_messaging_tables
 
 revision = "identity_0001"

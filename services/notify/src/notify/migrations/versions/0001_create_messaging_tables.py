@@ -4,6 +4,7 @@ Revision ID: notify_0001
 """
 
 from alembic import op
+
 from govkit.outbox import create_messaging_tables, drop_messaging_tables
 
 revision = "notify_0001"

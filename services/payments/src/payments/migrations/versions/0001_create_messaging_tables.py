@@ -4,6 +4,7 @@ Revision ID: payments_0001
 """
 
 from alembic import op
+
 from govkit.outbox import create_messaging_tables, drop_messaging_tables
 
 revision = "payments_0001"

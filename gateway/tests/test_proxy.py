@@ -1,0 +1,390 @@
+"""The gateway forwarding requests to a real backend (``gateway.http_api``,
+``gateway.proxy``): the backend is a small echo app served by uvicorn on a
+loopback port; the gateway app is called through ``httpx.ASGITransport``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.http_api import create_app
+from govkit.http import add_probes
+from govkit.nats_server import free_port
+
+CALLER = ("198.51.100.7", 50123)
+
+
+async def echo(request: Request) -> JSONResponse:
+    """Say what arrived, with two cookies; ``/.../status/<code>`` answers that status,
+    ``/.../slow`` answers after two seconds."""
+    body = await request.body()
+    path = request.url.path
+    if path.endswith("/slow"):
+        await asyncio.sleep(2)
+    status = int(path.rsplit("/", 1)[1]) if "/status/" in path else 200
+    response = JSONResponse(
+        {
+            "method": request.method,
+            "raw_path": request.scope["raw_path"].decode("latin-1"),
+            "query": request.scope["query_string"].decode("latin-1"),
+            "headers": [
+                [name.decode("latin-1"), value.decode("latin-1")]
+                for name, value in request.scope["headers"]
+            ],
+            "body_length": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body": body.decode("latin-1") if len(body) < 1000 else "",
+        },
+        status_code=status,
+        headers={"X-Backend": "echo", "Keep-Alive": "timeout=5", "Cache-Control": "no-store"},
+    )
+    response.set_cookie("session", "abc", httponly=True)
+    response.set_cookie("csrf", "xyz", samesite="strict")
+    return response
+
+
+class ThreadedServer:
+    """A uvicorn server for ``app`` on a free loopback port, in a background thread."""
+
+    def __init__(self, app) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the echo backend did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[ThreadedServer]:
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    app = Starlette(routes=[Route("/{path:path}", echo, methods=methods)])
+    with ThreadedServer(app) as server:
+        yield server
+
+
+def gateway_app(backends: dict[str, str], upstream: httpx.AsyncClient):
+    app = create_app(backends, upstream)
+    add_probes(app, component="gateway", checks={})
+    return app
+
+
+@pytest.fixture
+async def gateway(backend: ThreadedServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway: payments, identity and registers are the echo
+    backend; notify is a port where nothing listens."""
+    backends = {
+        "identity": backend.url,
+        "payments": backend.url,
+        "notify": f"http://127.0.0.1:{free_port()}",
+        "registers": backend.url,
+    }
+    async with httpx.AsyncClient(timeout=10) as upstream:
+        transport = httpx.ASGITransport(app=gateway_app(backends, upstream), client=CALLER)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gov.example") as client:
+            yield client
+
+
+def received_headers(reply: httpx.Response) -> dict[str, list[str]]:
+    """The headers the backend received, name → every value."""
+    headers: dict[str, list[str]] = {}
+    for name, value in reply.json()["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+# -- forwarding --------------------------------------------------------------------
+
+
+async def test_a_payments_request_reaches_the_payments_backend_unchanged(
+    gateway: httpx.AsyncClient,
+) -> None:
+    body = b'{"amount": 1000, "reference": "ref-1", "description": "caf\xc3\xa9"}'
+
+    reply = await gateway.post(
+        "/v1/payments?x=1",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer api-key",
+            "X-Custom": "kept",
+        },
+    )
+
+    assert reply.status_code == 200
+    echoed = reply.json()
+    assert echoed["method"] == "POST"
+    assert echoed["raw_path"] == "/v1/payments"
+    assert echoed["query"] == "x=1"
+    assert echoed["body"] == body.decode("latin-1")
+    headers = received_headers(reply)
+    assert headers["content-type"] == ["application/json"]
+    assert headers["authorization"] == ["Bearer api-key"]
+    assert headers["x-custom"] == ["kept"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_every_method_is_forwarded_as_is(gateway: httpx.AsyncClient, method: str) -> None:
+    reply = await gateway.request(method, "/v1/payments/pay_1")
+
+    assert reply.status_code == 200
+    assert reply.json()["method"] == method
+
+
+async def test_the_raw_path_and_query_are_forwarded_byte_for_byte(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get("/registers/country/records/a%2Fb%20c?x=1&reference=a%20b&x=2&empty=")
+
+    assert reply.json()["raw_path"] == "/registers/country/records/a%2Fb%20c"
+    assert reply.json()["query"] == "x=1&reference=a%20b&x=2&empty="
+
+
+async def test_a_large_body_is_forwarded_intact(gateway: httpx.AsyncClient) -> None:
+    body = bytes(range(256)) * 8192  # 2 MiB
+
+    reply = await gateway.put("/v1/payments/pay_1/evidence", content=body)
+
+    assert reply.json()["body_length"] == len(body)
+    assert reply.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_the_backend_status_and_end_to_end_headers_come_back(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.post("/v1/payments/status/201", content=b"{}")
+
+    assert reply.status_code == 201
+    assert reply.headers["x-backend"] == "echo"
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["content-type"] == "application/json"
+
+
+async def test_a_backend_error_status_is_passed_through(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.get("/v1/payments/status/422")
+
+    assert reply.status_code == 422
+    assert reply.json()["method"] == "GET"
+
+
+async def test_both_set_cookie_headers_come_back_separately(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.get("/account")
+
+    cookies = reply.headers.get_list("set-cookie")
+    assert len(cookies) == 2
+    assert any(c.startswith("session=abc") and "httponly" in c.lower() for c in cookies)
+    assert any(c.startswith("csrf=xyz") and "samesite=strict" in c.lower() for c in cookies)
+    assert reply.cookies["session"] == "abc"
+    assert reply.cookies["csrf"] == "xyz"
+
+
+@pytest.mark.parametrize(
+    ("path", "backend_name"),
+    [("/v1/payments", "payments"), ("/account", "identity"), ("/registers/country", "registers")],
+)
+async def test_each_backend_is_reached_through_its_own_prefix(
+    gateway: httpx.AsyncClient, path: str, backend_name: str
+) -> None:
+    reply = await gateway.get(path)
+
+    assert reply.status_code == 200
+    assert reply.json()["raw_path"] == path
+
+
+# -- forwarding headers ------------------------------------------------------------
+
+
+async def test_the_gateway_sets_x_forwarded_for_to_the_caller_it_saw(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get(
+        "/v1/payments", headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example"}
+    )
+
+    headers = received_headers(reply)
+    assert headers["x-forwarded-for"] == [CALLER[0]]
+    assert "6.6.6.6" not in str(headers)
+    assert headers["x-forwarded-proto"] == ["http"]
+    assert headers["x-forwarded-host"] == ["gov.example"]
+
+
+async def test_the_backend_gets_its_own_host_header(
+    backend: ThreadedServer, gateway: httpx.AsyncClient
+) -> None:
+    reply = await gateway.get("/v1/payments")
+
+    assert received_headers(reply)["host"] == [f"127.0.0.1:{backend.port}"]
+
+
+async def test_hop_by_hop_request_headers_are_not_forwarded(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.post(
+        "/v1/payments",
+        content=b"{}",
+        headers={
+            "Connection": "close, X-Private-Hop",
+            "X-Private-Hop": "dropped because Connection names it",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Trailer": "X-Checksum",
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            "Proxy-Authenticate": "Basic",
+            "Upgrade": "h2c",
+            "X-End-To-End": "forwarded",
+        },
+    )
+
+    headers = received_headers(reply)
+    for name in (
+        "x-private-hop",
+        "keep-alive",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "upgrade",
+    ):
+        assert name not in headers, name
+    # The gateway's own client manages its own connection to the backend.
+    assert headers.get("connection", ["keep-alive"]) == ["keep-alive"]
+    assert headers["x-end-to-end"] == ["forwarded"]
+
+
+async def test_hop_by_hop_and_server_owned_response_headers_are_not_passed_back(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get("/v1/payments")
+
+    assert "keep-alive" not in reply.headers
+    assert "server" not in reply.headers
+    assert "date" not in reply.headers
+    assert reply.headers["x-backend"] == "echo"
+
+
+# -- request ids -------------------------------------------------------------------
+
+
+async def test_a_callers_safe_request_id_is_kept_and_forwarded(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.get("/v1/payments", headers={"X-Request-Id": "req-123.abc:9_Z"})
+
+    assert reply.headers["x-request-id"] == "req-123.abc:9_Z"
+    assert received_headers(reply)["x-request-id"] == ["req-123.abc:9_Z"]
+
+
+@pytest.mark.parametrize("unsafe", ["not safe!", "<script>alert(1)</script>", "x" * 129, "a;b"])
+async def test_an_unsafe_request_id_is_replaced_by_a_new_one(
+    gateway: httpx.AsyncClient, unsafe: str
+) -> None:
+    reply = await gateway.get("/v1/payments", headers={"X-Request-Id": unsafe})
+
+    returned = reply.headers["x-request-id"]
+    assert returned != unsafe
+    assert uuid.UUID(returned).version == 4
+    assert received_headers(reply)["x-request-id"] == [returned]
+
+
+async def test_a_request_without_an_id_gets_one_that_the_backend_sees_too(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get("/v1/payments")
+
+    returned = reply.headers["x-request-id"]
+    assert uuid.UUID(returned)
+    assert received_headers(reply)["x-request-id"] == [returned]
+
+
+async def test_two_requests_without_ids_get_different_ids(gateway: httpx.AsyncClient) -> None:
+    first = await gateway.get("/v1/payments")
+    second = await gateway.get("/v1/payments")
+
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+# -- the gateway's own answers -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/nothing/here", "/v10/payments", "/registersx", "/"])
+async def test_an_unknown_path_is_a_json_404(gateway: httpx.AsyncClient, path: str) -> None:
+    reply = await gateway.get(path)
+
+    assert reply.status_code == 404
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["error"] == "not found"
+    assert "x-request-id" in reply.headers
+
+
+async def test_a_backend_that_is_down_is_a_json_502_without_internal_detail(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.post(
+        "/v2/notifications/email", json={"email_address": "someone@example.com"}
+    )
+
+    assert reply.status_code == 502
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json() == {"error": "service unavailable"}
+    assert "127.0.0.1" not in reply.text
+    assert "Error" not in reply.text
+    assert "x-request-id" in reply.headers
+
+
+async def test_a_backend_that_is_too_slow_is_a_json_504(backend: ThreadedServer) -> None:
+    async with httpx.AsyncClient(timeout=0.3) as upstream:
+        app = gateway_app({"payments": backend.url}, upstream)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
+        ) as client:
+            reply = await client.get("/v1/payments/slow")
+
+    assert reply.status_code == 504
+    assert reply.json() == {"error": "upstream timeout"}
+
+
+async def test_healthz_is_answered_by_the_gateway_itself(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.get("/healthz")
+
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ok"}
+    assert "x-backend" not in reply.headers
+    assert "x-request-id" in reply.headers
+
+
+async def test_readyz_and_metrics_are_answered_by_the_gateway_itself(
+    gateway: httpx.AsyncClient,
+) -> None:
+    ready = await gateway.get("/readyz")
+    metrics = await gateway.get("/metrics")
+
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "component": "gateway", "checks": {}}
+    assert metrics.status_code == 200
+    assert "govplat_http_requests_total" in metrics.text
