@@ -44,8 +44,8 @@ lint: install-dev ## Check style and common bugs with ruff
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check libs/govkit services gateway src tests scripts
 
-bench: install-dev ## Run the benchmarks under bench/ (placeholder until the benchmarks issue)
-	@echo "No benchmarks yet: they arrive with the gateway, registers, notify and payments issues."
+bench: install ## Run the benchmarks under bench/ (results go in docs/benchmarks.md)
+	@$(VENV)/bin/python bench/startup.py --runs 5
 
 clean: ## Remove .venv, .tools and var/ (all local data)
 	rm -rf $(VENV) $(TOOLS) var
