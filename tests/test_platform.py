@@ -16,11 +16,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from govkit.nats_server import free_port
-from govkit.testing import database_backends, drop_postgres_database, new_database_url
+from govkit.testing import database_backends
+from govkit.testing.platform import COMPONENTS, SERVICES, start_platform
 
-COMPONENTS = ("gateway", "identity", "payments", "notify", "registers")
-SERVICES = COMPONENTS[1:]
 GRPC_SERVICE_NAMES = {
     "identity": "govplat.identity.v1.IdentityService",
     "payments": "govplat.payments.v1.PaymentsService",
@@ -54,60 +52,17 @@ def processes_mentioning(text: str) -> list[int]:
 
 @pytest.fixture(params=database_backends())
 def platform(request, tmp_path):
-    """``govplat up`` on free ports with its data in a temporary folder; yields the ports."""
-    data_dir = tmp_path / "var"
-    ports = {
-        f"GOVPLAT_{name.upper()}_{kind}_PORT": str(free_port())
-        for name in COMPONENTS
-        for kind in ("HTTP", "GRPC")
+    """A ``govplat up`` of its own (this test stops it)."""
+    running = start_platform(tmp_path, request.param)
+    yield {
+        "process": running.process,
+        "data_dir": running.data_dir,
+        "env": running.env,
+        "ready_after": running.ready_after,
+        "http": running.http,
+        "grpc": running.grpc,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPLAT_") and k != "NATS_URL"}
-    env.update(
-        ports,
-        GOVPLAT_DATA_DIR=str(data_dir),
-        GOVPLAT_NATS_PORT=str(free_port()),
-        PYTHONUNBUFFERED="1",
-    )
-    databases = []
-    if request.param == "postgresql":
-        for service in SERVICES:
-            url = new_database_url("postgresql", tmp_path)
-            databases.append(url)
-            env[f"GOVPLAT_{service.upper()}_DATABASE_URL"] = url
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "govplat_cli", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    try:
-        for line in process.stdout:
-            output.append(line)
-            if "Press Ctrl-C to stop" in line:
-                break
-        assert process.poll() is None, "govplat up exited:\n" + "".join(output)
-        ready_after = time.monotonic() - started
-        yield {
-            "process": process,
-            "data_dir": data_dir,
-            "env": env,
-            "output": "".join(output),
-            "ready_after": ready_after,
-            "http": {name: int(ports[f"GOVPLAT_{name.upper()}_HTTP_PORT"]) for name in COMPONENTS},
-            "grpc": {name: int(ports[f"GOVPLAT_{name.upper()}_GRPC_PORT"]) for name in COMPONENTS},
-        }
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for url in databases:
-            drop_postgres_database(url)
+    running.stop()
 
 
 def grpc_health(port: int, service: str = "") -> int:

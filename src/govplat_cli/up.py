@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -45,6 +46,9 @@ class UpSettings(BaseSettings):
       ARCHITECTURE.md), e.g. ``GOVPLAT_GATEWAY_HTTP_PORT=8000``.
     - ``<SERVICE>_DATABASE_URL``: a service's database (default a SQLite file in
       ``DATA_DIR``), e.g. ``GOVPLAT_PAYMENTS_DATABASE_URL=postgresql://...``.
+    - ``IDENTITY_SECRET_KEY`` / ``IDENTITY_ADMIN_TOKEN``: identity's secret key and
+      operator credential; generated once and kept in ``DATA_DIR/secrets.json``
+      when not set.
     - ``READY_TIMEOUT_SECONDS`` (default 60).
     """
 
@@ -67,6 +71,8 @@ class UpSettings(BaseSettings):
     notify_grpc_port: int = 50053
     registers_http_port: int = 8004
     registers_grpc_port: int = 50054
+    identity_secret_key: str | None = None
+    identity_admin_token: str | None = None
     identity_database_url: str | None = None
     payments_database_url: str | None = None
     notify_database_url: str | None = None
@@ -182,13 +188,37 @@ class Platform:
                 f"migrating {service} failed: {type(exc).__name__}: {exc}"
             ) from None
 
+    def identity_secrets(self) -> dict[str, str]:
+        """Identity's secret key and admin token: from the settings, else from
+        ``DATA_DIR/secrets.json`` (created with random values on first use, mode 600)."""
+        path = self.data_dir / "secrets.json"
+        stored: dict[str, str] = {}
+        if path.exists():
+            stored = json.loads(path.read_text())
+        changed = False
+        for key in ("identity_secret_key", "identity_admin_token"):
+            if not stored.get(key):
+                stored[key] = secrets.token_urlsafe(48)
+                changed = True
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_text(json.dumps(stored, indent=2) + "\n")
+        return {
+            key: getattr(self.settings, key) or stored[key]
+            for key in ("identity_secret_key", "identity_admin_token")
+        }
+
     def child_env(self, name: str) -> dict[str, str]:
         """The environment a component is started with."""
         http_port, grpc_port = self.settings.ports(name)
         env = {
             key: value
             for key, value in os.environ.items()
-            if not (key.startswith("GOVPLAT_") and key.endswith(("_PORT", "_URL")))
+            if not (
+                key.startswith("GOVPLAT_")
+                and key.endswith(("_PORT", "_URL", "_SECRET_KEY", "_ADMIN_TOKEN", "_ISSUER"))
+            )
         }
         env.update(
             {
@@ -203,6 +233,11 @@ class Platform:
         env.pop("NATS_URL", None)
         if name in SERVICES:
             env["GOVPLAT_DATABASE_URL"] = self.settings.database_url(name)
+        if name == "identity":
+            secrets_ = self.identity_secrets()
+            env["GOVPLAT_SECRET_KEY"] = secrets_["identity_secret_key"]
+            env["GOVPLAT_ADMIN_TOKEN"] = secrets_["identity_admin_token"]
+            env["GOVPLAT_ISSUER"] = self.gateway_url
         if name == "gateway":
             for service in SERVICES:
                 env[f"GOVPLAT_{service.upper()}_URL"] = (
