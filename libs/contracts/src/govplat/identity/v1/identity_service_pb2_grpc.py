@@ -71,6 +71,46 @@ class IdentityServiceStub:
                 request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenRequest.SerializeToString,
                 response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenResponse.FromString,
                 _registered_method=True)
+        self.CreateOrganisation = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/CreateOrganisation',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationResponse.FromString,
+                _registered_method=True)
+        self.CreateService = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/CreateService',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceResponse.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/CreateApiKey',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/ListApiKeys',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/RevokeApiKey',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
+        self.CreateOAuthClient = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/CreateOAuthClient',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientResponse.FromString,
+                _registered_method=True)
+        self.ListOAuthClients = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/ListOAuthClients',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsResponse.FromString,
+                _registered_method=True)
+        self.RevokeOAuthClient = channel.unary_unary(
+                '/govplat.identity.v1.IdentityService/RevokeOAuthClient',
+                request_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientRequest.SerializeToString,
+                response_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -132,6 +172,62 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateOrganisation(self, request, context):
+        """Admin: create an organisation (an agency). Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateService(self, request, context):
+        """Admin: create a service of an organisation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Admin: create an API key; the key string is returned once and never again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Admin: list a service's API keys (never their secrets).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Admin: revoke an API key; the gateway stops accepting it within its cache time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateOAuthClient(self, request, context):
+        """Admin: register an OAuth 2.0 / OpenID Connect client.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOAuthClients(self, request, context):
+        """Admin: list an organisation's OAuth clients.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOAuthClient(self, request, context):
+        """Admin: revoke an OAuth client and every token issued to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +265,46 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.VerifyAccessToken,
                     request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenRequest.FromString,
                     response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenResponse.SerializeToString,
+            ),
+            'CreateOrganisation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrganisation,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationResponse.SerializeToString,
+            ),
+            'CreateService': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateService,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'CreateOAuthClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOAuthClient,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientResponse.SerializeToString,
+            ),
+            'ListOAuthClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOAuthClients,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsResponse.SerializeToString,
+            ),
+            'RevokeOAuthClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOAuthClient,
+                    request_deserializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientRequest.FromString,
+                    response_serializer=govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -362,6 +498,222 @@ class IdentityService:
             '/govplat.identity.v1.IdentityService/VerifyAccessToken',
             govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenRequest.SerializeToString,
             govplat_dot_identity_dot_v1_dot_identity__service__pb2.VerifyAccessTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOrganisation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/CreateOrganisation',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOrganisationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/CreateService',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/CreateApiKey',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/ListApiKeys',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/RevokeApiKey',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOAuthClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/CreateOAuthClient',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.CreateOAuthClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOAuthClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/ListOAuthClients',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.ListOAuthClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOAuthClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govplat.identity.v1.IdentityService/RevokeOAuthClient',
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientRequest.SerializeToString,
+            govplat_dot_identity_dot_v1_dot_identity__service__pb2.RevokeOAuthClientResponse.FromString,
             options,
             channel_credentials,
             insecure,
