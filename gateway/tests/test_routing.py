@@ -9,6 +9,10 @@ from gateway.routing import ROUTES, backend_for
 DOCUMENTED = [
     ("/.well-known/openid-configuration", "identity"),
     ("/.well-known/jwks.json", "identity"),
+    ("/.well-known/oauth-authorization-server", "identity"),
+    ("/trustmark", "identity"),
+    ("/identity-check", "identity"),
+    ("/account-assets", "identity"),
     ("/authorize", "identity"),
     ("/token", "identity"),
     ("/userinfo", "identity"),

@@ -29,6 +29,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"govplat {version('govplat')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """govplat: identity, payments, notifications and registers behind one gateway."""
+
+
 sandbox_app = typer.Typer(
     help="The sandbox: test credentials and simulators.", no_args_is_help=True
 )
@@ -148,6 +170,9 @@ def up(
 
     from govplat_cli.up import Platform, PlatformError
 
+    if port_offset and data_dir is None:
+        # A second copy must not share the first one's databases, NATS data and logs.
+        data_dir = _up_settings(None).data_dir / f"offset-{port_offset}"
     try:
         settings = _up_settings(data_dir).shifted(port_offset)
     except ValidationError as exc:
@@ -157,10 +182,13 @@ def up(
         ) from None
     platform = Platform(settings)
 
-    def on_term(_signum, _frame):
+    def on_signal(_signum, _frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    # Installed explicitly, so that a SIGINT ignored by whoever started us (a
+    # background job) still stops the platform, and a closed terminal too.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     started = time.monotonic()
     try:
         with Progress(

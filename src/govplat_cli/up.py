@@ -9,6 +9,7 @@ sandbox, and stops everything cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import secrets
@@ -146,9 +147,31 @@ class Platform:
 
     # -- steps -----------------------------------------------------------------
 
-    def start_nats(self) -> str:
-        """Start the embedded NATS server (or use ``NATS_URL``) and create the streams."""
+    def lock(self) -> None:
+        """Hold ``DATA_DIR/up.lock`` while running, so that a second ``govplat up`` on
+        the same data folder stops with a clear message instead of sharing it.
+
+        Raises:
+            PlatformError: when another ``govplat up`` holds it.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.data_dir / "up.lock", "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PlatformError(
+                f"another govplat up is running with the data folder {self.data_dir}; "
+                "stop it, or give this one its own --data-dir"
+            ) from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"{os.getpid()}\n")
+        self._lock_file.flush()
+
+    def start_nats(self) -> str:
+        """Start the embedded NATS server (or use ``NATS_URL``) and create the streams.
+        A NATS server left behind by a killed ``govplat up`` on this folder is stopped first."""
+        self.lock()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.nats_url:
             self.nats = NatsServer(

@@ -8,7 +8,10 @@ not ``/v10``:
 paths                                            backend
 ===============================================  =========
 ``/.well-known/openid-configuration``,           identity
-``/.well-known/jwks.json``, ``/authorize``,
+``/.well-known/jwks.json``,
+``/.well-known/oauth-authorization-server``,
+``/trustmark``, ``/identity-check``,
+``/account-assets``, ``/authorize``,
 ``/token``, ``/userinfo``, ``/introspect``,
 ``/revoke``, ``/logout``, ``/sign-in``,
 ``/sign-up``, ``/account``, ``/admin/identity``
@@ -28,6 +31,10 @@ from __future__ import annotations
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/.well-known/openid-configuration", "identity"),
     ("/.well-known/jwks.json", "identity"),
+    ("/.well-known/oauth-authorization-server", "identity"),
+    ("/trustmark", "identity"),
+    ("/identity-check", "identity"),
+    ("/account-assets", "identity"),
     ("/authorize", "identity"),
     ("/token", "identity"),
     ("/userinfo", "identity"),

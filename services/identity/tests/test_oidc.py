@@ -37,7 +37,9 @@ async def authorize(identity: Identity, cookie: str, params: dict[str, str]) -> 
     """Send the browser to /authorize, then to /authorize/continue; the last response."""
     async with identity.http(cookies={"govplat_session": cookie}) as browser:
         first = await browser.get("/authorize", params=params)
-        if first.status_code != 303 or not first.headers["location"].startswith("/authorize/continue"):
+        if first.status_code != 303 or not first.headers["location"].startswith(
+            "/authorize/continue"
+        ):
             return first
         return await browser.get(first.headers["location"])
 
@@ -66,7 +68,9 @@ async def a_code(identity: Identity, client_id: str, cookie: str, **overrides) -
     return query(answer.headers["location"])["code"], verifier
 
 
-async def exchange(identity: Identity, client_id: str, secret: str, code: str, verifier: str | None) -> httpx.Response:
+async def exchange(
+    identity: Identity, client_id: str, secret: str, code: str, verifier: str | None
+) -> httpx.Response:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
     if verifier is not None:
         form["code_verifier"] = verifier
@@ -105,29 +109,47 @@ async def valid_access_token(identity: Identity) -> tuple[str, dict]:
 # -- the whole flow with Authlib's client --------------------------------------------
 
 
-async def test_authlib_completes_discovery_code_flow_with_pkce_userinfo_refresh_and_client_credentials(identity):
+async def test_authlib_completes_discovery_code_flow_with_pkce_userinfo_refresh_and_client_credentials(
+    identity,
+):
     client_id, secret = await identity.client()
     account_id, cookie = await identity.signed_in()
     transport = httpx.ASGITransport(app=identity.app)
     async with AsyncOAuth2Client(
-        client_id, secret, scope=SCOPE, redirect_uri=REDIRECT_URI, code_challenge_method="S256", transport=transport
+        client_id,
+        secret,
+        scope=SCOPE,
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        transport=transport,
     ) as rp:
-        metadata = (await rp.request("GET", f"{ISSUER}/.well-known/openid-configuration", withhold_token=True)).json()
+        metadata = (
+            await rp.request(
+                "GET", f"{ISSUER}/.well-known/openid-configuration", withhold_token=True
+            )
+        ).json()
         assert metadata["issuer"] == ISSUER
         assert metadata["code_challenge_methods_supported"] == ["S256"]
         verifier, nonce = generate_token(48), generate_token(16)
-        url, state = rp.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+        url, state = rp.create_authorization_url(
+            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
         params = query(url)
         assert params["code_challenge_method"] == "S256"
         answer = await authorize(identity, cookie, params)
         callback = answer.headers["location"]
         assert query(callback)["state"] == state and query(callback)["iss"] == ISSUER
 
-        token = await rp.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+        token = await rp.fetch_token(
+            metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier
+        )
         id_token = jwt.decode(token["id_token"], await jwks(identity), algorithms=["ES256"])
         assert id_token.claims["aud"] == client_id and id_token.claims["nonce"] == nonce
         assert id_token.claims["iss"] == ISSUER and id_token.claims["vot"] == "Cl.Cm"
-        assert id_token.claims["sub"].startswith("urn:fdc:govplat:2026:") and account_id not in id_token.claims["sub"]
+        assert (
+            id_token.claims["sub"].startswith("urn:fdc:govplat:2026:")
+            and account_id not in id_token.claims["sub"]
+        )
 
         info = (await rp.get(metadata["userinfo_endpoint"])).json()
         assert info["sub"] == id_token.claims["sub"] and info["email_verified"] is True
@@ -137,13 +159,21 @@ async def test_authlib_completes_discovery_code_flow_with_pkce_userinfo_refresh_
         assert refreshed["refresh_token"] != old_refresh
         assert (await rp.get(metadata["userinfo_endpoint"])).status_code == 200
 
-        service = await rp.fetch_token(metadata["token_endpoint"], grant_type="client_credentials", scope="notify:send")
-        claims = jwt.decode(service["access_token"], await jwks(identity), algorithms=["ES256"]).claims
-        assert claims["sub"] == client_id and claims["scope"] == "notify:send" and "refresh_token" not in service
+        service = await rp.fetch_token(
+            metadata["token_endpoint"], grant_type="client_credentials", scope="notify:send"
+        )
+        claims = jwt.decode(
+            service["access_token"], await jwks(identity), algorithms=["ES256"]
+        ).claims
+        assert (
+            claims["sub"] == client_id
+            and claims["scope"] == "notify:send"
+            and "refresh_token" not in service
+        )
 
 
 async def test_access_tokens_and_codes_are_short_lived(identity):
-    token, claims = await valid_access_token(identity)
+    _token, claims = await valid_access_token(identity)
     assert claims["exp"] - claims["iat"] == 180
     assert identity.context.settings.authorization_code_seconds <= 300
 
@@ -193,7 +223,9 @@ async def test_an_unknown_kid_is_refused_without_reloading_the_keys_on_every_req
     stranger = ECKey.generate_key("P-256", private=True)
     reloads_before = identity.keys.reloads
     for _ in range(20):
-        forged = await forge(identity, claims, header={"kid": f"unknown-{uuid.uuid4().hex}"}, key=stranger)
+        forged = await forge(
+            identity, claims, header={"kid": f"unknown-{uuid.uuid4().hex}"}, key=stranger
+        )
         assert (await userinfo_status(identity, forged)).status_code == 401
     assert identity.keys.reloads - reloads_before <= 1
 
@@ -211,7 +243,11 @@ async def test_an_id_token_is_not_accepted_as_an_access_token(identity):
 
 @pytest.mark.parametrize(
     "change",
-    [{"code_challenge": None, "code_challenge_method": None}, {"code_challenge_method": "plain"}, {"code_challenge_method": None}],
+    [
+        {"code_challenge": None, "code_challenge_method": None},
+        {"code_challenge_method": "plain"},
+        {"code_challenge_method": None},
+    ],
     ids=["missing", "plain", "no-method"],
 )
 async def test_an_authorization_request_without_s256_pkce_is_refused(identity, change):
@@ -254,7 +290,9 @@ async def test_a_code_without_its_pkce_verifier_is_refused(identity, verifier):
         "http://rp.example/callback",
     ],
 )
-async def test_a_redirect_uri_that_is_not_exactly_registered_is_refused_without_redirecting(identity, redirect_uri):
+async def test_a_redirect_uri_that_is_not_exactly_registered_is_refused_without_redirecting(
+    identity, redirect_uri
+):
     client_id, _ = await identity.client()
     _, cookie = await identity.signed_in()
     params, _ = code_params(client_id, redirect_uri=redirect_uri)
@@ -279,7 +317,9 @@ async def test_a_second_use_of_a_code_is_refused_and_revokes_what_the_first_use_
     assert (await userinfo_status(identity, first["access_token"])).status_code == 401
     async with identity.http() as http:
         refreshed = await http.post(
-            "/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, auth=(client_id, secret)
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+            auth=(client_id, secret),
         )
     assert refreshed.json()["error"] == "invalid_grant"
 
@@ -290,8 +330,13 @@ async def test_a_reused_refresh_token_is_refused_and_ends_the_whole_grant(identi
     code, verifier = await a_code(identity, client_id, cookie)
     first = (await exchange(identity, client_id, secret, code, verifier)).json()
     async with identity.http() as http:
+
         def refresh(token):
-            return http.post("/token", data={"grant_type": "refresh_token", "refresh_token": token}, auth=(client_id, secret))
+            return http.post(
+                "/token",
+                data={"grant_type": "refresh_token", "refresh_token": token},
+                auth=(client_id, secret),
+            )
 
         rotated = (await refresh(first["refresh_token"])).json()
         reused = await refresh(first["refresh_token"])
@@ -303,7 +348,14 @@ async def test_a_reused_refresh_token_is_refused_and_ends_the_whole_grant(identi
 
 def assertion(client_id: str, key, **claims) -> str:
     now = int(time.time())
-    body = {"iss": client_id, "sub": client_id, "aud": f"{ISSUER}/token", "iat": now, "exp": now + 120, "jti": uuid.uuid4().hex}
+    body = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{ISSUER}/token",
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+    }
     body.update(claims)
     return jwt.encode({"alg": "ES256", "kid": key.kid}, body, key)
 
@@ -320,7 +372,11 @@ async def client_credentials(identity: Identity, token: str) -> httpx.Response:
     async with identity.http() as http:
         return await http.post(
             "/token",
-            data={"grant_type": "client_credentials", "client_assertion_type": oidc.ASSERTION_TYPE, "client_assertion": token},
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": oidc.ASSERTION_TYPE,
+                "client_assertion": token,
+            },
         )
 
 
@@ -349,13 +405,17 @@ async def test_a_client_assertion_with_a_bad_claim_is_refused(identity, claims):
     token = assertion(client_id, key, **body)
     if claims.get("jti", "") is None:
         now = int(time.time())
-        token = jwt.encode({"alg": "ES256", "kid": key.kid}, {"iss": client_id, "sub": client_id, "aud": ISSUER, "exp": now + 60}, key)
+        token = jwt.encode(
+            {"alg": "ES256", "kid": key.kid},
+            {"iss": client_id, "sub": client_id, "aud": ISSUER, "exp": now + 60},
+            key,
+        )
     answer = await client_credentials(identity, token)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
 
 async def test_a_client_assertion_signed_with_another_key_or_alg_none_is_refused(identity):
-    client_id, key = await private_key_client(identity)
+    client_id, _key = await private_key_client(identity)
     stranger = ECKey.generate_key("P-256", parameters={"kid": "rp-key-1"}, private=True)
     assert (await client_credentials(identity, assertion(client_id, stranger))).status_code == 401
     now = int(time.time())
@@ -373,12 +433,18 @@ async def test_an_unknown_assertion_kid_refetches_the_client_jwks_at_most_once(i
         return httpx.Response(200, json={"keys": [key.as_dict(private=False)]})
 
     identity.client_keys.http = httpx.AsyncClient(transport=httpx.MockTransport(serve_jwks))
-    client_id, _ = await identity.client(auth_method="private_key_jwt", jwks_uri="https://rp.example/jwks.json")
+    client_id, _ = await identity.client(
+        auth_method="private_key_jwt", jwks_uri="https://rp.example/jwks.json"
+    )
     assert (await client_credentials(identity, assertion(client_id, key))).status_code == 200
     stranger = ECKey.generate_key("P-256", private=True)
     for number in range(10):
-        unknown = ECKey.import_key(stranger.as_dict(private=True), parameters={"kid": f"unknown-{number}"})
-        assert (await client_credentials(identity, assertion(client_id, unknown))).status_code == 401
+        unknown = ECKey.import_key(
+            stranger.as_dict(private=True), parameters={"kid": f"unknown-{number}"}
+        )
+        assert (
+            await client_credentials(identity, assertion(client_id, unknown))
+        ).status_code == 401
     assert len(fetches) <= 2
 
 
@@ -392,34 +458,61 @@ async def test_cl_cm_sends_a_password_only_session_to_the_second_factor(identity
     answer = await authorize(identity, cookie, params)
     assert answer.headers["location"].startswith("/sign-in/second-factor?request=")
     cl_params, _ = code_params(client_id, vtr='["Cl"]')
-    assert (await authorize(identity, cookie, cl_params)).headers["location"].startswith(REDIRECT_URI)
+    assert (
+        (await authorize(identity, cookie, cl_params)).headers["location"].startswith(REDIRECT_URI)
+    )
 
 
 async def test_p2_needs_an_identity_check_and_cl_p2_is_not_a_valid_vector(identity):
     client_id, _ = await identity.client()
     _, cookie = await identity.signed_in()
     params, _ = code_params(client_id, vtr='["Cl.Cm.P2"]')
-    assert (await authorize(identity, cookie, params)).headers["location"].startswith("/identity-check?request=")
+    assert (
+        (await authorize(identity, cookie, params))
+        .headers["location"]
+        .startswith("/identity-check?request=")
+    )
     _, checked = await identity.signed_in(identity_level="P2")
     assert (await authorize(identity, checked, params)).headers["location"].startswith(REDIRECT_URI)
     bad, _ = code_params(client_id, vtr='["Cl.P2"]')
     refused = query((await authorize(identity, cookie, bad)).headers["location"])
-    assert refused["error"] == "invalid_request" and refused["error_description"] == "Request vtr not valid"
+    assert (
+        refused["error"] == "invalid_request"
+        and refused["error_description"] == "Request vtr not valid"
+    )
 
 
-async def test_introspection_shows_active_tokens_to_their_client_only_and_revocation_ends_them(identity):
+async def test_introspection_shows_active_tokens_to_their_client_only_and_revocation_ends_them(
+    identity,
+):
     client_id, secret = await identity.client()
     other_id, other_secret = await identity.client()
     _, cookie = await identity.signed_in()
     code, verifier = await a_code(identity, client_id, cookie)
     tokens = (await exchange(identity, client_id, secret, code, verifier)).json()
     async with identity.http() as http:
-        mine = (await http.post("/introspect", data={"token": tokens["access_token"]}, auth=(client_id, secret))).json()
-        theirs = (await http.post("/introspect", data={"token": tokens["access_token"]}, auth=(other_id, other_secret))).json()
+        mine = (
+            await http.post(
+                "/introspect", data={"token": tokens["access_token"]}, auth=(client_id, secret)
+            )
+        ).json()
+        theirs = (
+            await http.post(
+                "/introspect", data={"token": tokens["access_token"]}, auth=(other_id, other_secret)
+            )
+        ).json()
         unauthenticated = await http.post("/introspect", data={"token": tokens["access_token"]})
-        revoked = await http.post("/revoke", data={"token": tokens["refresh_token"]}, auth=(client_id, secret))
-        unknown = await http.post("/revoke", data={"token": "no-such-token"}, auth=(client_id, secret))
-        after = (await http.post("/introspect", data={"token": tokens["access_token"]}, auth=(client_id, secret))).json()
+        revoked = await http.post(
+            "/revoke", data={"token": tokens["refresh_token"]}, auth=(client_id, secret)
+        )
+        unknown = await http.post(
+            "/revoke", data={"token": "no-such-token"}, auth=(client_id, secret)
+        )
+        after = (
+            await http.post(
+                "/introspect", data={"token": tokens["access_token"]}, auth=(client_id, secret)
+            )
+        ).json()
     assert mine["active"] is True and mine["client_id"] == client_id
     assert theirs == {"active": False}
     assert unauthenticated.status_code == 401
@@ -433,26 +526,45 @@ async def test_logout_ends_the_session_and_returns_to_the_registered_uri_with_st
     code, verifier = await a_code(identity, client_id, cookie)
     id_token = (await exchange(identity, client_id, secret, code, verifier)).json()["id_token"]
     async with identity.http(cookies={"govplat_session": cookie}) as browser:
-        bad = await browser.get("/logout", params={"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"})
+        bad = await browser.get(
+            "/logout",
+            params={"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"},
+        )
         good = await browser.get(
             "/logout",
-            params={"id_token_hint": id_token, "post_logout_redirect_uri": "https://rp.example/signed-out", "state": "s1"},
+            params={
+                "id_token_hint": id_token,
+                "post_logout_redirect_uri": "https://rp.example/signed-out",
+                "state": "s1",
+            },
         )
     assert bad.status_code == 400
-    assert good.status_code == 303 and good.headers["location"] == "https://rp.example/signed-out?state=s1"
+    assert (
+        good.status_code == 303
+        and good.headers["location"] == "https://rp.example/signed-out?state=s1"
+    )
     params, _ = code_params(client_id)
-    assert (await authorize(identity, cookie, params)).headers["location"].startswith("/sign-in?request=")
+    assert (
+        (await authorize(identity, cookie, params))
+        .headers["location"]
+        .startswith("/sign-in?request=")
+    )
 
 
 async def test_key_rotation_publishes_old_and_new_keys_and_old_tokens_still_verify(identity):
     token, _ = await valid_access_token(identity)
     before = {k.kid for k in (await jwks(identity)).keys}
     async with identity.http() as http:
-        rotated = await http.post("/admin/identity/signing-keys/rotate", headers={"Authorization": "Bearer " + "a" * 40})
+        rotated = await http.post(
+            "/admin/identity/signing-keys/rotate", headers={"Authorization": "Bearer " + "a" * 40}
+        )
     assert rotated.status_code == 200
     after = {k.kid for k in (await jwks(identity)).keys}
     assert before <= after and len(after) == 3
     assert rotated.json()["active_kid"] in before, "the pre-published next key became active"
     assert (await userinfo_status(identity, token)).status_code == 200
-    fresh, claims = await valid_access_token(identity)
-    assert jwt.decode(fresh, await jwks(identity), algorithms=["ES256"]).header["kid"] == rotated.json()["active_kid"]
+    fresh, _claims = await valid_access_token(identity)
+    assert (
+        jwt.decode(fresh, await jwks(identity), algorithms=["ES256"]).header["kid"]
+        == rotated.json()["active_kid"]
+    )

@@ -24,6 +24,8 @@ class _TraceContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.component = self.component
+        # uvicorn adds a copy of the message with terminal colour codes.
+        record.__dict__.pop("color_message", None)
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
             record.trace_id = format(ctx.trace_id, "032x")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,6 +79,7 @@ class NatsServer:
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file or self.store_dir / "nats.log"
+        self.pid_file = self.store_dir / "nats.pid"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -94,8 +96,12 @@ class NatsServer:
         if self.running:
             return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_leftover()
         if port_open(self.host, self.port):
-            raise NatsServerError(f"port {self.port} on {self.host} is already in use")
+            raise NatsServerError(
+                f"port {self.port} on {self.host} is already in use (another govplat up? "
+                "change it with GOVPLAT_NATS_PORT or --port-offset)"
+            )
         self.process = subprocess.Popen(
             [
                 str(find_binary()),
@@ -110,6 +116,8 @@ class NatsServer:
                 str(self.log_file),
                 "--http_port",
                 "0",
+                "-P",
+                str(self.pid_file),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -129,6 +137,25 @@ class NatsServer:
         raise NatsServerError(
             f"nats-server did not listen on {self.url} within {timeout:.0f}s: {self._log_tail()}"
         )
+
+    def stop_leftover(self, timeout: float = 5.0) -> bool:
+        """Stop a nats-server left running on this store folder by a process that was
+        killed (its pid file names it and its command line names this folder).
+        Returns whether one was stopped."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return False
+        if b"nats-server" not in cmdline or str(self.store_dir).encode() not in cmdline:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+        return True
 
     @property
     def running(self) -> bool:
