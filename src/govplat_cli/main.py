@@ -56,6 +56,15 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
+
+def _add_admin_commands() -> None:
+    from govplat_cli.admin_commands import agencies_app, clients_app, keys_app
+
+    app.add_typer(agencies_app, name="agencies")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(clients_app, name="clients")
+
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -258,7 +267,7 @@ def _print_summary(platform, credentials: dict, elapsed: float) -> None:
     console.print(f"  Data and logs                 {platform.data_dir}")
     console.print("\n  Sandbox credentials:")
     for key, value in credentials.items():
-        console.print(f"    {key} = {value}", highlight=False)
+        console.print(f"    {key} = {value}", highlight=False, soft_wrap=True)
     console.print(
         "\n  `govplat sandbox credentials --json` prints them again. Press Ctrl-C to stop.\n"
     )
@@ -285,3 +294,6 @@ def sandbox_credentials(
     else:
         for key, value in credentials.items():
             typer.echo(f"{key} = {value}")
+
+
+_add_admin_commands()

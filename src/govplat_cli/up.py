@@ -29,7 +29,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from govkit.events import connect, ensure_streams
 from govkit.migrations import upgrade
 from govkit.nats_server import NatsServer, port_open
+from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat_cli.components import COMPONENTS, SERVICES
+from govplat_cli.identity_admin import AdminError, IdentityAdmin
 
 #: How long children get to stop after SIGTERM before they are killed (seconds).
 STOP_TIMEOUT_SECONDS = 8.0
@@ -326,15 +328,40 @@ class Platform:
                 time.sleep(0.05)
 
     def seed_sandbox(self) -> dict:
-        """Write the sandbox credentials to ``DATA_DIR/sandbox.json`` and return them."""
+        """Seed the sandbox and write its credentials to ``DATA_DIR/sandbox.json`` (mode 600).
+
+        Idempotent: the sandbox agency and service are found by name, and stored
+        keys and client secrets are reused while identity still accepts them (so a
+        developer's credentials survive restarts); anything missing is created.
+        """
+        path = self.data_dir / "sandbox.json"
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            previous = {}
+        grpc_port = self.settings.ports("identity")[1]
+        token = self.identity_secrets()["identity_admin_token"]
+        try:
+            with IdentityAdmin(f"{self.settings.host}:{grpc_port}", token) as admin:
+                seeded = seed_identity(admin, previous, self.gateway_url)
+        except AdminError as error:
+            raise PlatformError(f"seeding the sandbox failed: {error}") from None
         credentials = {
             "gateway_url": self.gateway_url,
             "gateway_grpc_address": f"{self.settings.host}:{self.settings.gateway_grpc_port}",
             "nats_url": self.nats_url,
+            **seeded,
         }
-        path = self.data_dir / "sandbox.json"
+        path.touch(mode=0o600, exist_ok=True)
         path.write_text(json.dumps(credentials, indent=2) + "\n")
         path.chmod(0o600)
+        endpoints = {
+            name: {"http": self.settings.ports(name)[0], "grpc": self.settings.ports(name)[1]}
+            for name in COMPONENTS
+        }
+        (self.data_dir / "endpoints.json").write_text(
+            json.dumps({"host": self.settings.host, **endpoints}, indent=2) + "\n"
+        )
         return credentials
 
     def first_dead_child(self) -> Child | None:
@@ -362,6 +389,113 @@ class Platform:
         if self.nats is not None:
             self.nats.stop(timeout=2.0)
             self.nats = None
+
+
+SANDBOX_AGENCY = "Sandbox agency"
+SANDBOX_SERVICE = "Sandbox service"
+SANDBOX_SCOPES = [
+    "openid",
+    "email",
+    "phone",
+    "offline_access",
+    "notify:send",
+    "notify:read",
+    "payments:read",
+    "payments:write",
+    "registers:write:country",
+]
+
+
+def seed_identity(admin: IdentityAdmin, previous: dict, gateway_url: str) -> dict:
+    """The sandbox agency's credentials in identity: reuse ``previous`` ones that
+    still verify, create the rest. Returns the keys for ``sandbox.json``."""
+    organisation = (
+        admin.organisation_named(SANDBOX_AGENCY)
+        or admin.call(
+            "CreateOrganisation", pb.CreateOrganisationRequest(name=SANDBOX_AGENCY)
+        ).organisation
+    )
+    service = (
+        admin.service_named(organisation.id, SANDBOX_SERVICE)
+        or admin.call(
+            "CreateService",
+            pb.CreateServiceRequest(organisation_id=organisation.id, name=SANDBOX_SERVICE),
+        ).service
+    )
+    seeded = {"sandbox_agency_id": organisation.id, "sandbox_service_id": service.id}
+
+    def notify_key(field: str, name: str, key_type: int) -> str:
+        key = previous.get(field, "")
+        if key and key[-73:-37] == service.id and _notify_key_works(admin, key):
+            return key
+        return admin.call(
+            "CreateApiKey",
+            pb.CreateApiKeyRequest(
+                service_id=service.id, name=name, api=pb.API_NOTIFY, key_type=key_type
+            ),
+        ).key
+
+    seeded["notify_api_key"] = notify_key("notify_api_key", "sandbox test", pb.KEY_TYPE_TEST)
+    seeded["notify_live_api_key"] = notify_key(
+        "notify_live_api_key", "sandbox live", pb.KEY_TYPE_LIVE
+    )
+    pay_key = previous.get("pay_api_key", "")
+    if not (pay_key and admin.verify("VerifyApiKey", pb.VerifyApiKeyRequest(key=pay_key))):
+        pay_key = admin.call(
+            "CreateApiKey",
+            pb.CreateApiKeyRequest(
+                service_id=service.id,
+                name="sandbox pay test",
+                api=pb.API_PAYMENTS,
+                key_type=pb.KEY_TYPE_TEST,
+            ),
+        ).key
+    seeded["pay_api_key"] = pay_key
+    clients = admin.call(
+        "ListOAuthClients", pb.ListOAuthClientsRequest(organisation_id=organisation.id)
+    ).clients
+    known = {c.client_id for c in clients if not c.HasField("revoke_time")}
+    if previous.get("oauth_client_id") in known and previous.get("oauth_client_secret"):
+        seeded["oauth_client_id"] = previous["oauth_client_id"]
+        seeded["oauth_client_secret"] = previous["oauth_client_secret"]
+    else:
+        created = admin.call(
+            "CreateOAuthClient",
+            pb.CreateOAuthClientRequest(
+                organisation_id=organisation.id,
+                service_id=service.id,
+                name="Sandbox client",
+                auth_method="client_secret_basic",
+                redirect_uris=[
+                    f"{gateway_url}/sandbox/callback",
+                    "http://127.0.0.1:8080/callback",
+                    "http://localhost:8080/callback",
+                ],
+                post_logout_redirect_uris=[f"{gateway_url}/sandbox/"],
+                scopes=SANDBOX_SCOPES,
+                grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            ),
+        )
+        seeded["oauth_client_id"] = created.client.client_id
+        seeded["oauth_client_secret"] = created.client_secret
+    seeded["oauth_redirect_uri"] = "http://127.0.0.1:8080/callback"
+    return seeded
+
+
+def _notify_key_works(admin: IdentityAdmin, key: str) -> bool:
+    """Whether identity accepts a Notify key (a fresh HS256 token signed with it)."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    try:
+        token = jwt.encode(
+            {"alg": "HS256", "typ": "JWT"},
+            {"iss": key[-73:-37], "iat": int(time.time())},
+            OctKey.import_key(key[-36:]),
+        )
+    except ValueError:
+        return False
+    return admin.verify("VerifyNotifyJwt", pb.VerifyNotifyJwtRequest(token=token))
 
 
 class _suppress_lookup:
