@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.http_api import create_app
+from gateway.proxy import upstream_client
 from govkit.http import add_probes
 from govkit.nats_server import free_port
 
@@ -109,7 +110,7 @@ async def gateway(backend: ThreadedServer) -> AsyncIterator[httpx.AsyncClient]:
         "notify": f"http://127.0.0.1:{free_port()}",
         "registers": backend.url,
     }
-    async with httpx.AsyncClient(timeout=10) as upstream:
+    async with upstream_client(10) as upstream:
         transport = httpx.ASGITransport(app=gateway_app(backends, upstream), client=CALLER)
         async with httpx.AsyncClient(transport=transport, base_url="http://gov.example") as client:
             yield client
@@ -222,6 +223,18 @@ async def test_each_backend_is_reached_through_its_own_prefix(
 
 
 # -- forwarding headers ------------------------------------------------------------
+
+
+async def test_a_cookie_one_caller_received_is_never_sent_with_another_callers_request(
+    gateway: httpx.AsyncClient,
+) -> None:
+    first = await gateway.get("/v1/payments")
+    assert "session=abc" in ",".join(first.headers.get_list("set-cookie"))
+    gateway.cookies.clear()
+
+    second = await gateway.get("/v1/payments")
+
+    assert "cookie" not in received_headers(second)
 
 
 async def test_the_gateway_sets_x_forwarded_for_to_the_caller_it_saw(

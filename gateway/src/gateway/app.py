@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
-from gateway import http_api
+from gateway import http_api, proxy
 from gateway.config import Settings
 from govkit.runtime import Component
 
@@ -17,11 +15,7 @@ def build(settings: Settings | None = None) -> Component:
     """
     settings = settings or Settings.load()
     backends = settings.backend_urls()
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=2.0),
-        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-        follow_redirects=False,
-    )
+    client = proxy.upstream_client(settings.upstream_timeout_seconds)
 
     def backend_ready(name: str, url: str):
         async def check() -> None:

@@ -9,6 +9,7 @@ small JSON body without internal detail.
 from __future__ import annotations
 
 import logging
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from fastapi import Request
@@ -32,6 +33,22 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+def upstream_client(timeout_seconds: float = 30.0) -> httpx.AsyncClient:
+    """The pooled client the gateway reaches backends with.
+
+    It keeps no cookies: a shared cookie jar would store one caller's
+    ``Set-Cookie`` (a session) and send it with another caller's request.
+    Redirects are passed back to the caller, never followed.
+    """
+    return httpx.AsyncClient(
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        timeout=httpx.Timeout(timeout_seconds, connect=2.0),
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+        follow_redirects=False,
+    )
+
 
 #: Response headers the gateway's own server sets (uvicorn's ``date`` and ``server``).
 GATEWAY_OWNED = frozenset({"date", "server"})

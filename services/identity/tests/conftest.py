@@ -35,7 +35,9 @@ class Identity:
     service_id: str
 
     def http(self, **kwargs) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=ISSUER, **kwargs)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=ISSUER, **kwargs
+        )
 
     async def client(self, **overrides) -> tuple[str, str]:
         """Register an OAuth client; returns (client_id, secret)."""
@@ -53,7 +55,9 @@ class Identity:
             client, secret = await credentials.create_oauth_client(session, **values)
         return client.client_id, secret
 
-    async def signed_in(self, level: str = "Cl.Cm", identity_level: str | None = None) -> tuple[str, str]:
+    async def signed_in(
+        self, level: str = "Cl.Cm", identity_level: str | None = None
+    ) -> tuple[str, str]:
         """A citizen account and a browser session cookie at ``level``; (account id, cookie)."""
         cookie = new_token()
         async with self.context.db.write() as session:
@@ -83,13 +87,19 @@ class Identity:
 @pytest.fixture
 async def identity(database_url) -> Identity:
     await asyncio.to_thread(upgrade, "identity", database_url)
-    settings = Settings(database_url=database_url, secret_key="s" * 40, admin_token="a" * 40, issuer=ISSUER)
+    settings = Settings(
+        database_url=database_url, secret_key="s" * 40, admin_token="a" * 40, issuer=ISSUER
+    )
     db = Database(database_url)
-    context = Context(settings=settings, db=db, box=SecretBox(settings.secret_key.get_secret_value()))
+    context = Context(
+        settings=settings, db=db, box=SecretBox(settings.secret_key.get_secret_value())
+    )
     async with db.write() as session:
         await signing.ensure_keys(session, context.box)
         organisation = await credentials.create_organisation(session, name="Test agency")
-        service = await credentials.create_service(session, organisation_id=organisation.id, name="Test service")
+        service = await credentials.create_service(
+            session, organisation_id=organisation.id, name="Test service"
+        )
     keys = signing.KeyCache(db)
     client_keys = oidc.ClientKeys()
     app = http_api.create_app(context, keys, client_keys)

@@ -24,7 +24,11 @@ def build(settings: Settings | None = None) -> Component:
         http_app=None,
         synchronous_full=False,
     )
-    context = Context(settings=settings, db=component.database, box=SecretBox(settings.secret_key.get_secret_value()))
+    context = Context(
+        settings=settings,
+        db=component.database,
+        box=SecretBox(settings.secret_key.get_secret_value()),
+    )
     keys = signing.KeyCache(context.db)
     component.http_app = http_api.create_app(context, keys, oidc.ClientKeys())
     component.grpc_register = grpc_api.registrar(context, keys)

@@ -26,7 +26,9 @@ class OAuthError(DomainError):
     """
 
     def __init__(self, error: str, description: str, *, status: int = 400) -> None:
-        code = grpc.StatusCode.UNAUTHENTICATED if status == 401 else grpc.StatusCode.INVALID_ARGUMENT
+        code = (
+            grpc.StatusCode.UNAUTHENTICATED if status == 401 else grpc.StatusCode.INVALID_ARGUMENT
+        )
         super().__init__(error.upper(), description, code=code)
         self.error = error
         self.description = description
@@ -45,8 +47,12 @@ class NotifyAuthError(DomainError):
     """
 
     def __init__(self, message: str, *, status: int = 403) -> None:
-        code = grpc.StatusCode.UNAUTHENTICATED if status == 401 else grpc.StatusCode.PERMISSION_DENIED
-        super().__init__("NOTIFY_AUTH_ERROR", message, code=code, metadata={"http_status": str(status)})
+        code = (
+            grpc.StatusCode.UNAUTHENTICATED if status == 401 else grpc.StatusCode.PERMISSION_DENIED
+        )
+        super().__init__(
+            "NOTIFY_AUTH_ERROR", message, code=code, metadata={"http_status": str(status)}
+        )
         self.status = status
 
 

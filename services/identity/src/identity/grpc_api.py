@@ -97,8 +97,12 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         metadata = dict(grpc_context.invocation_metadata() or ())
         header = metadata.get("authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        if not token or not constant_time_equal(token, self.context.settings.admin_token.get_secret_value()):
-            raise UnauthenticatedError("UNAUTHENTICATED", "the operator credential is missing or wrong")
+        if not token or not constant_time_equal(
+            token, self.context.settings.admin_token.get_secret_value()
+        ):
+            raise UnauthenticatedError(
+                "UNAUTHENTICATED", "the operator credential is missing or wrong"
+            )
 
     # -- verification (the gateway) --
 
@@ -109,19 +113,25 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
 
     async def VerifyNotifyJwt(self, request, context):
         async with self.db.read() as session:
-            principal = await credentials.verify_notify_jwt(session, self.context.box, token=request.token)
+            principal = await credentials.verify_notify_jwt(
+                session, self.context.box, token=request.token
+            )
         return pb.VerifyNotifyJwtResponse(principal=principal_pb(principal))
 
     async def VerifyAccessToken(self, request, context):
         async with self.db.read() as session:
-            principal = await oidc.principal_for_access_token(session, self.context, self.keys, request.token)
+            principal = await oidc.principal_for_access_token(
+                session, self.context, self.keys, request.token
+            )
         return pb.VerifyAccessTokenResponse(principal=principal_pb(principal))
 
     # -- reads --
 
     async def GetOrganisation(self, request, context):
         async with self.db.read() as session:
-            found = await credentials.get_organisation(session, organisation_id=request.organisation_id)
+            found = await credentials.get_organisation(
+                session, organisation_id=request.organisation_id
+            )
         return pb.GetOrganisationResponse(organisation=organisation_pb(found))
 
     async def ListOrganisations(self, request, context):
@@ -129,7 +139,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             rows, next_token = await credentials.list_organisations(
                 session, page_size=request.page_size, page_token=request.page_token
             )
-        return pb.ListOrganisationsResponse(organisations=[organisation_pb(o) for o in rows], next_page_token=next_token)
+        return pb.ListOrganisationsResponse(
+            organisations=[organisation_pb(o) for o in rows], next_page_token=next_token
+        )
 
     async def GetService(self, request, context):
         async with self.db.read() as session:
@@ -139,9 +151,14 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListServices(self, request, context):
         async with self.db.read() as session:
             rows, next_token = await credentials.list_services(
-                session, organisation_id=request.organisation_id, page_size=request.page_size, page_token=request.page_token
+                session,
+                organisation_id=request.organisation_id,
+                page_size=request.page_size,
+                page_token=request.page_token,
             )
-        return pb.ListServicesResponse(services=[service_pb(s) for s in rows], next_page_token=next_token)
+        return pb.ListServicesResponse(
+            services=[service_pb(s) for s in rows], next_page_token=next_token
+        )
 
     # -- admin --
 
@@ -181,7 +198,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def RevokeApiKey(self, request, context):
         self._operator(context)
         async with self.db.write() as session:
-            key = await credentials.revoke_api_key(session, self.context, api_key_id=request.api_key_id)
+            key = await credentials.revoke_api_key(
+                session, self.context, api_key_id=request.api_key_id
+            )
         return pb.RevokeApiKeyResponse(api_key=api_key_pb(key))
 
     async def CreateOAuthClient(self, request, context):
@@ -205,7 +224,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def ListOAuthClients(self, request, context):
         self._operator(context)
         async with self.db.read() as session:
-            rows = await credentials.list_oauth_clients(session, organisation_id=request.organisation_id)
+            rows = await credentials.list_oauth_clients(
+                session, organisation_id=request.organisation_id
+            )
         return pb.ListOAuthClientsResponse(clients=[client_pb(c) for c in rows])
 
     async def RevokeOAuthClient(self, request, context):
@@ -219,6 +240,8 @@ def registrar(context: Context, keys: signing.KeyCache):
     """``register(server)`` for the runtime's gRPC server builder."""
 
     def register(server: grpc.aio.Server) -> None:
-        identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(context, keys), server)
+        identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(context, keys), server
+        )
 
     return register

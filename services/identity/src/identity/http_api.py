@@ -25,7 +25,12 @@ from identity.security import constant_time_equal
 from identity.service import accounts, credentials, oidc, signing
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-STATUS_FOR_CODE = {"NOT_FOUND": 404, "ALREADY_EXISTS": 409, "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400}
+STATUS_FOR_CODE = {
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+}
 
 
 def oauth_error_response(error: OAuthError) -> JSONResponse:
@@ -34,7 +39,9 @@ def oauth_error_response(error: OAuthError) -> JSONResponse:
     if error.status == 401 and error.error == "invalid_client":
         headers["WWW-Authenticate"] = 'Basic realm="govplat"'
     if error.error in ("invalid_token", "insufficient_scope"):
-        headers["WWW-Authenticate"] = f'Bearer error="{error.error}", error_description="{error.description}"'
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="{error.error}", error_description="{error.description}"'
+        )
     return JSONResponse(error.as_dict(), status_code=error.status, headers=headers)
 
 
@@ -131,7 +138,10 @@ def client_json(c) -> dict:
 
 def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.ClientKeys) -> FastAPI:
     """Identity's FastAPI app (probes and metrics are added by the runtime)."""
-    app = FastAPI(title="govplat identity: organisations, API keys and the OpenID Connect provider", version="1.0.0")
+    app = FastAPI(
+        title="govplat identity: organisations, API keys and the OpenID Connect provider",
+        version="1.0.0",
+    )
     db = context.db
     issuer = context.settings.issuer
 
@@ -144,12 +154,16 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     @app.get("/.well-known/openid-configuration", tags=["OpenID Connect"])
     async def openid_configuration() -> JSONResponse:
         """OpenID Provider metadata (OIDC Discovery 1.0)."""
-        return JSONResponse(oidc.discovery(issuer), headers={"Cache-Control": "public, max-age=3600"})
+        return JSONResponse(
+            oidc.discovery(issuer), headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     @app.get("/.well-known/oauth-authorization-server", tags=["OpenID Connect"])
     async def oauth_authorization_server() -> JSONResponse:
         """Authorization server metadata (RFC 8414): the same document."""
-        return JSONResponse(oidc.discovery(issuer), headers={"Cache-Control": "public, max-age=3600"})
+        return JSONResponse(
+            oidc.discovery(issuer), headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     @app.get("/.well-known/jwks.json", tags=["OpenID Connect"])
     async def jwks() -> JSONResponse:
@@ -181,7 +195,9 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         """Where the sign-in pages return: issue the code once the citizen is signed in."""
         request_id = request.query_params.get("request", "")
         async with db.write() as session:
-            browser = await accounts.session_for_cookie(session, request.cookies.get(accounts.SESSION_COOKIE))
+            browser = await accounts.session_for_cookie(
+                session, request.cookies.get(accounts.SESSION_COOKIE)
+            )
             outcome = await oidc.continue_authorization(
                 session, context, request_id=request_id[:64], browser_session=browser
             )
@@ -197,7 +213,11 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         async with db.write() as session:
             try:
                 answer = await oidc.token(
-                    session, context, client_keys, form=form, authorization=request.headers.get("authorization")
+                    session,
+                    context,
+                    client_keys,
+                    form=form,
+                    authorization=request.headers.get("authorization"),
                 )
             except OAuthError as error:
                 # Commit what the refusal wrote (a consumed assertion jti, a grant
@@ -226,9 +246,15 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         form = single_values(await request.form())
         async with db.write() as session:
             client = await oidc.authenticate_client(
-                session, context, client_keys, form=form, authorization=request.headers.get("authorization")
+                session,
+                context,
+                client_keys,
+                form=form,
+                authorization=request.headers.get("authorization"),
             )
-            answer = await oidc.introspect(session, context, keys, client, token=form.get("token", ""))
+            answer = await oidc.introspect(
+                session, context, keys, client, token=form.get("token", "")
+            )
         return JSONResponse(answer, headers=NO_STORE)
 
     @app.post("/revoke", tags=["OpenID Connect"])
@@ -237,7 +263,11 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         form = single_values(await request.form())
         async with db.write() as session:
             client = await oidc.authenticate_client(
-                session, context, client_keys, form=form, authorization=request.headers.get("authorization")
+                session,
+                context,
+                client_keys,
+                form=form,
+                authorization=request.headers.get("authorization"),
             )
             await oidc.revoke(session, context, keys, client, token=form.get("token", ""))
         return Response(status_code=200, headers=NO_STORE)
@@ -248,8 +278,12 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         try:
             params = single_values(request.query_params)
             async with db.write() as session:
-                browser = await accounts.session_for_cookie(session, request.cookies.get(accounts.SESSION_COOKIE))
-                target = await oidc.logout(session, context, keys, params=params, browser_session=browser)
+                browser = await accounts.session_for_cookie(
+                    session, request.cookies.get(accounts.SESSION_COOKIE)
+                )
+                target = await oidc.logout(
+                    session, context, keys, params=params, browser_session=browser
+                )
         except OAuthError as error:
             return error_page(error)
         if target:
@@ -270,7 +304,9 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     async def operator(request: Request) -> None:
         header = request.headers.get("authorization", "")
         token_ = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        if not token_ or not constant_time_equal(token_, context.settings.admin_token.get_secret_value()):
+        if not token_ or not constant_time_equal(
+            token_, context.settings.admin_token.get_secret_value()
+        ):
             raise DomainError("UNAUTHENTICATED", "the operator credential is missing or wrong")
 
     @admin.post("/organisations", status_code=201, dependencies=[Depends(operator)])
@@ -281,39 +317,68 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     @admin.get("/organisations", dependencies=[Depends(operator)])
     async def list_organisations(page_size: int = 0, page_token: str = "") -> dict:
         async with db.read() as session:
-            rows, next_token = await credentials.list_organisations(session, page_size=page_size, page_token=page_token)
-        return {"organisations": [organisation_json(o) for o in rows], "next_page_token": next_token}
+            rows, next_token = await credentials.list_organisations(
+                session, page_size=page_size, page_token=page_token
+            )
+        return {
+            "organisations": [organisation_json(o) for o in rows],
+            "next_page_token": next_token,
+        }
 
-    @admin.post("/organisations/{organisation_id}/services", status_code=201, dependencies=[Depends(operator)])
+    @admin.post(
+        "/organisations/{organisation_id}/services",
+        status_code=201,
+        dependencies=[Depends(operator)],
+    )
     async def create_service(organisation_id: str, body: ServiceIn) -> dict:
         async with db.write() as session:
-            return service_json(await credentials.create_service(session, organisation_id=organisation_id, name=body.name))
+            return service_json(
+                await credentials.create_service(
+                    session, organisation_id=organisation_id, name=body.name
+                )
+            )
 
     @admin.get("/services", dependencies=[Depends(operator)])
-    async def list_services(organisation_id: str = "", page_size: int = 0, page_token: str = "") -> dict:
+    async def list_services(
+        organisation_id: str = "", page_size: int = 0, page_token: str = ""
+    ) -> dict:
         async with db.read() as session:
             rows, next_token = await credentials.list_services(
                 session, organisation_id=organisation_id, page_size=page_size, page_token=page_token
             )
         return {"services": [service_json(s) for s in rows], "next_page_token": next_token}
 
-    @admin.post("/services/{service_id}/api-keys", status_code=201, dependencies=[Depends(operator)])
+    @admin.post(
+        "/services/{service_id}/api-keys", status_code=201, dependencies=[Depends(operator)]
+    )
     async def create_api_key(service_id: str, body: ApiKeyIn) -> dict:
         async with db.write() as session:
             key, key_string = await credentials.create_api_key(
-                session, context.box, service_id=service_id, name=body.name, api=body.api, key_type=body.key_type
+                session,
+                context.box,
+                service_id=service_id,
+                name=body.name,
+                api=body.api,
+                key_type=body.key_type,
             )
         return {**api_key_json(key), "key": key_string}
 
     @admin.get("/services/{service_id}/api-keys", dependencies=[Depends(operator)])
     async def list_api_keys(service_id: str) -> dict:
         async with db.read() as session:
-            return {"api_keys": [api_key_json(k) for k in await credentials.list_api_keys(session, service_id=service_id)]}
+            return {
+                "api_keys": [
+                    api_key_json(k)
+                    for k in await credentials.list_api_keys(session, service_id=service_id)
+                ]
+            }
 
     @admin.post("/api-keys/{api_key_id}/revoke", dependencies=[Depends(operator)])
     async def revoke_api_key(api_key_id: str) -> dict:
         async with db.write() as session:
-            return api_key_json(await credentials.revoke_api_key(session, context, api_key_id=api_key_id))
+            return api_key_json(
+                await credentials.revoke_api_key(session, context, api_key_id=api_key_id)
+            )
 
     @admin.post("/oauth-clients", status_code=201, dependencies=[Depends(operator)])
     async def create_oauth_client(body: OAuthClientIn) -> dict:
@@ -357,16 +422,23 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
-        status = 401 if error.reason == "UNAUTHENTICATED" else STATUS_FOR_CODE.get(error.code.name, 400)
+        status = (
+            401 if error.reason == "UNAUTHENTICATED" else STATUS_FOR_CODE.get(error.code.name, 400)
+        )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"error": error.reason, "message": error.message}, status_code=status, headers=headers)
+        return JSONResponse(
+            {"error": error.reason, "message": error.message}, status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in error.errors()
         ]
-        return JSONResponse({"error": "INVALID_REQUEST", "message": "; ".join(problems)}, status_code=400)
+        return JSONResponse(
+            {"error": "INVALID_REQUEST", "message": "; ".join(problems)}, status_code=400
+        )
 
     app.include_router(pages.create_router(context))
     return app

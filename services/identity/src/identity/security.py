@@ -77,7 +77,9 @@ class SecretBox:
     """
 
     def __init__(self, secret_key: str) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"govplat identity at-rest encryption")))
+        self._fernet = Fernet(
+            base64.urlsafe_b64encode(_derive(secret_key, b"govplat identity at-rest encryption"))
+        )
         self._subject_key = _derive(secret_key, b"govplat identity pairwise subject")
 
     def encrypt(self, plaintext: str) -> str:
@@ -99,12 +101,16 @@ class SecretBox:
         """The subject identifier of an account for one sector (a client's
         redirect host): different for each relying party, stable for each
         (OIDC Core section 8.1; GOV.UK One Login's ``urn:fdc:gov.uk:2022:`` shape)."""
-        digest = hmac.new(self._subject_key, f"{sector}|{account_id}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(
+            self._subject_key, f"{sector}|{account_id}".encode(), hashlib.sha256
+        ).digest()
         return "urn:fdc:govplat:2026:" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _derive(secret_key: str, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret_key.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        secret_key.encode()
+    )
 
 
 def new_totp_secret() -> str:

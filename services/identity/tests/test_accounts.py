@@ -1,0 +1,532 @@
+"""Citizens' accounts (``identity.service.accounts``) against a real, migrated database,
+on SQLite and (with ``GOVPLAT_TEST_DATABASE_URL``) PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import func, select, update
+
+from govkit.db import Database, utcnow
+from govkit.migrations import upgrade
+from govplat.identity.v1 import events_pb2
+from identity.config import Settings
+from identity.context import Context
+from identity.models import (
+    Account,
+    AuthorizationRequest,
+    BrowserSession,
+    OneTimeCode,
+    messaging,
+)
+from identity.security import SecretBox, sha256_hex
+from identity.service import accounts
+
+PASSWORD = "correct horse battery staple"
+MAX_FAILURES = 3
+
+
+@pytest.fixture
+async def context(database_url):
+    await asyncio.to_thread(upgrade, "identity", database_url)
+    settings = Settings(
+        database_url=database_url,
+        secret_key="x" * 40,
+        admin_token="y" * 40,
+        max_failed_sign_ins=MAX_FAILURES,
+        lockout_seconds=1,
+    )
+    db = Database(database_url)
+    accounts.UNKNOWN_EMAILS.clear()
+    yield Context(settings=settings, db=db, box=SecretBox(settings.secret_key.get_secret_value()))
+    await db.dispose()
+
+
+async def outbox_events(context: Context) -> list[tuple[str, str, bytes]]:
+    """(ce-type, ce-subject, payload) of every outbox row, in order."""
+    outbox = messaging.outbox
+    async with context.db.read() as session:
+        rows = (
+            await session.execute(
+                select(outbox.c.headers, outbox.c.payload).order_by(outbox.c.position)
+            )
+        ).all()
+    return [
+        (json.loads(h)["ce-type"], json.loads(h).get("ce-subject", ""), bytes(p)) for h, p in rows
+    ]
+
+
+async def codes_sent(context: Context) -> list[events_pb2.VerificationCodeRequested]:
+    found = []
+    for ce_type, _, payload in await outbox_events(context):
+        if ce_type == "govplat.identity.v1.VerificationCodeRequested":
+            message = events_pb2.VerificationCodeRequested()
+            message.ParseFromString(payload)
+            found.append(message)
+    return found
+
+
+async def last_code(context: Context) -> str:
+    return (await codes_sent(context))[-1].code
+
+
+async def get_account(context: Context, account_id: str) -> Account:
+    async with context.db.read() as session:
+        return await session.get(Account, account_id)
+
+
+async def verified_account(context: Context, email: str = "citizen@example.com") -> str:
+    result = await accounts.sign_up(context, email, PASSWORD)
+    await accounts.verify_email(context, result.account_id, await last_code(context))
+    return result.account_id
+
+
+async def with_totp(context: Context, email: str = "citizen@example.com") -> tuple[str, str]:
+    account_id = await verified_account(context, email)
+    setup = await accounts.start_totp_setup(context, account_id)
+    await accounts.confirm_totp(context, account_id, pyotp.TOTP(setup.secret).now())
+    return account_id, setup.secret
+
+
+def wrong_totp(secret: str) -> str:
+    """A 6-digit code accepted by no step of the current window."""
+    totp = pyotp.TOTP(secret)
+    now = utcnow()
+    valid = {totp.at(now + timedelta(seconds=s)) for s in (-60, -30, 0, 30, 60)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in valid)
+
+
+# -- sign-up -------------------------------------------------------------------
+
+
+async def test_sign_up_stores_the_account_and_emits_both_events_with_the_code(context):
+    result = await accounts.sign_up(context, "  Citizen.One@Example.COM ", PASSWORD)
+
+    assert result.created
+    account = await get_account(context, result.account_id)
+    assert account.email == "citizen.one@example.com"
+    assert account.email_verified_at is None
+    assert account.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in account.password_hash
+
+    events = await outbox_events(context)
+    assert [e[0] for e in events] == [
+        "govplat.identity.v1.AccountCreated",
+        "govplat.identity.v1.VerificationCodeRequested",
+    ]
+    assert {e[1] for e in events} == {result.account_id}
+    created = events_pb2.AccountCreated()
+    created.ParseFromString(events[0][2])
+    assert created.account_id == result.account_id
+
+    (sent,) = await codes_sent(context)
+    assert sent.account_id == result.account_id
+    assert sent.channel == events_pb2.VERIFICATION_CHANNEL_EMAIL
+    assert sent.purpose == events_pb2.VERIFICATION_PURPOSE_SIGN_UP
+    assert sent.destination == "citizen.one@example.com"
+    assert len(sent.code) == 6 and sent.code.isdigit()
+    lifetime = sent.expire_time.ToDatetime().replace(tzinfo=utcnow().tzinfo) - utcnow()
+    assert timedelta(minutes=14) < lifetime <= timedelta(minutes=15)
+
+    async with context.db.read() as session:
+        (code,) = (await session.scalars(select(OneTimeCode))).all()
+    assert code.purpose == "verify_email"
+    assert code.code_hash == sha256_hex(sent.code)
+    assert sent.code not in code.code_hash
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "fields"),
+    [
+        ("not-an-email", PASSWORD, {"email"}),
+        ("", PASSWORD, {"email"}),
+        ("a@example.com", "short", {"password"}),
+        ("a@example.com", "Password123", {"password"}),
+        ("a@example.com", "qwertyuiop", {"password"}),
+        ("a@example.com", "a@example.com", {"password"}),
+        ("nope", "", {"email", "password"}),
+    ],
+)
+async def test_sign_up_refuses_bad_emails_and_weak_passwords(context, email, password, fields):
+    with pytest.raises(accounts.InvalidInput) as caught:
+        await accounts.sign_up(context, email, password)
+
+    assert set(caught.value.errors) == fields
+    assert await outbox_events(context) == []
+
+
+async def test_signing_up_again_with_a_verified_email_creates_and_sends_nothing(context):
+    account_id = await verified_account(context)
+    before = await outbox_events(context)
+
+    result = await accounts.sign_up(context, "CITIZEN@example.com", "another good password")
+
+    assert result == accounts.SignUpResult(account_id=None, created=False)
+    assert await outbox_events(context) == before
+    async with context.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Account)) == 1
+    # The password did not change.
+    assert (
+        await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    ).account.id == (account_id)
+
+
+async def test_signing_up_again_before_verifying_replaces_the_password_and_the_code(context):
+    first = await accounts.sign_up(context, "citizen@example.com", "first password here")
+    first_code = await last_code(context)
+
+    again = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+
+    assert again == accounts.SignUpResult(account_id=first.account_id, created=False)
+    second_code = await last_code(context)
+    assert len(await codes_sent(context)) == 2
+    if first_code != second_code:
+        with pytest.raises(accounts.CodeRejected):
+            await accounts.verify_email(context, first.account_id, first_code)
+    await accounts.verify_email(context, first.account_id, second_code)
+    await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    with pytest.raises(accounts.SignInFailed):
+        await accounts.sign_in_password(context, "citizen@example.com", "first password here")
+
+
+# -- email verification ----------------------------------------------------------
+
+
+async def test_a_wrong_email_code_is_counted_and_the_right_one_verifies(context):
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+    code = await last_code(context)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.verify_email(context, result.account_id, wrong)
+    async with context.db.read() as session:
+        assert (await session.scalar(select(OneTimeCode))).attempts == 1
+
+    account = await accounts.verify_email(context, result.account_id, f" {code[:3]} {code[3:]} ")
+
+    assert account.email_verified
+    with pytest.raises(accounts.CodeExpired):  # single use
+        await accounts.verify_email(context, result.account_id, code)
+
+
+async def test_an_email_code_is_dead_after_five_wrong_tries_and_a_new_one_works(context):
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+    code = await last_code(context)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+    for _ in range(accounts.CODE_MAX_ATTEMPTS - 1):
+        with pytest.raises(accounts.CodeRejected):
+            await accounts.verify_email(context, result.account_id, wrong)
+    with pytest.raises(accounts.CodeExpired):
+        await accounts.verify_email(context, result.account_id, wrong)
+    with pytest.raises(accounts.CodeExpired):
+        await accounts.verify_email(context, result.account_id, code)
+
+    await accounts.resend_email_code(context, result.account_id)
+    assert (
+        await accounts.verify_email(context, result.account_id, await last_code(context))
+    ).email_verified
+
+
+async def test_an_expired_email_code_is_refused(context):
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+    async with context.db.write() as session:
+        await session.execute(
+            update(OneTimeCode).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    with pytest.raises(accounts.CodeExpired):
+        await accounts.verify_email(context, result.account_id, await last_code(context))
+
+
+async def test_codes_are_limited_to_five_an_hour(context):
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+    for _ in range(accounts.CODES_PER_HOUR - 1):
+        await accounts.resend_email_code(context, result.account_id)
+
+    with pytest.raises(accounts.TooManyCodes):
+        await accounts.resend_email_code(context, result.account_id)
+    assert len(await codes_sent(context)) == accounts.CODES_PER_HOUR
+
+
+# -- sign-in and lockout ------------------------------------------------------------
+
+
+async def test_signing_in_before_verifying_the_email_sends_a_new_code(context):
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+
+    with pytest.raises(accounts.EmailNotVerified) as caught:
+        await accounts.sign_in_password(context, "Citizen@Example.com", PASSWORD)
+
+    assert caught.value.account_id == result.account_id and caught.value.code_sent
+    assert len(await codes_sent(context)) == 2
+
+
+async def test_sign_in_with_a_password_only_account(context):
+    account_id = await verified_account(context)
+
+    result = await accounts.sign_in_password(context, "CITIZEN@example.com", PASSWORD)
+
+    assert result.account.id == account_id
+    assert not result.needs_second_factor
+    with pytest.raises(accounts.SignInFailed):
+        await accounts.sign_in_password(context, "citizen@example.com", PASSWORD + "!")
+
+
+async def test_lockout_after_n_failures_refuses_even_the_right_password_until_it_expires(context):
+    account_id = await verified_account(context)
+
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(accounts.SignInFailed):
+            await accounts.sign_in_password(context, "citizen@example.com", "wrong password!")
+    with pytest.raises(accounts.AccountLocked) as caught:
+        await accounts.sign_in_password(context, "citizen@example.com", "wrong password!")
+    assert caught.value.minutes_left() == 1
+
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    locked = await get_account(context, account_id)
+    assert locked.locked_until > utcnow()
+
+    await asyncio.sleep((locked.locked_until - utcnow()).total_seconds() + 0.1)
+    assert (
+        await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    ).account.id == (account_id)
+    assert (await get_account(context, account_id)).failed_attempts == 0
+
+
+async def test_unknown_emails_fail_like_wrong_passwords_and_lock_the_same_way(context):
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(accounts.SignInFailed):
+            await accounts.sign_in_password(context, "nobody@example.com", PASSWORD)
+
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.sign_in_password(context, "nobody@example.com", PASSWORD)
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.sign_in_password(context, "Nobody@example.com", PASSWORD)
+    with pytest.raises(accounts.SignInFailed):
+        await accounts.sign_in_password(context, "not an email", PASSWORD)
+
+
+# -- second factor --------------------------------------------------------------
+
+
+async def test_totp_setup_confirm_and_verify(context):
+    account_id = await verified_account(context)
+    setup = await accounts.start_totp_setup(context, account_id)
+    assert await accounts.start_totp_setup(context, account_id) == setup  # reload: same secret
+    assert setup.uri.startswith("otpauth://totp/") and f"secret={setup.secret}" in setup.uri
+    totp = pyotp.TOTP(setup.secret)
+
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.confirm_totp(context, account_id, wrong_totp(setup.secret))
+    assert (await get_account(context, account_id)).mfa_method is None
+
+    info = await accounts.confirm_totp(context, account_id, totp.now())
+    assert info.second_factor == "totp"
+
+    stored = (await get_account(context, account_id)).totp_secret_encrypted
+    assert setup.secret not in stored
+    assert context.box.decrypt(stored) == setup.secret
+    with pytest.raises(accounts.AlreadyEnrolled):
+        await accounts.start_totp_setup(context, account_id)
+
+    result = await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    assert result.needs_second_factor
+    assert (await accounts.verify_second_factor(context, account_id, totp.now())).id == account_id
+
+
+async def test_wrong_second_factor_codes_share_the_lockout_counter(context):
+    account_id, secret = await with_totp(context)
+    wrong = wrong_totp(secret)
+
+    with pytest.raises(accounts.SignInFailed):
+        await accounts.sign_in_password(context, "citizen@example.com", "wrong password!")
+    # A right password does not reset the counter of an account with a second factor.
+    await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.verify_second_factor(context, account_id, wrong)
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.verify_second_factor(context, account_id, wrong)
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.verify_second_factor(context, account_id, pyotp.TOTP(secret).now())
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+
+    await asyncio.sleep(1.1)
+    await accounts.verify_second_factor(context, account_id, pyotp.TOTP(secret).now())
+    assert (await get_account(context, account_id)).failed_attempts == 0
+
+
+async def test_second_factor_checks_need_an_enrolled_account(context):
+    account_id = await verified_account(context)
+
+    with pytest.raises(accounts.SecondFactorRequired):
+        await accounts.verify_second_factor(context, account_id, "123456")
+    with pytest.raises(accounts.CodeExpired):  # confirm before setup
+        await accounts.confirm_totp(context, account_id, "123456")
+
+
+# -- sessions ---------------------------------------------------------------------
+
+
+async def test_sessions_are_stored_hashed_and_expire(context):
+    account_id = await verified_account(context)
+
+    cookie = await accounts.create_session(context, account_id, "Cl")
+
+    current = await accounts.current_session(context, cookie)
+    assert current.account.id == account_id and current.level == "Cl"
+    assert current.expires_at - current.auth_time == timedelta(
+        seconds=context.settings.session_seconds
+    )
+    async with context.db.read() as session:
+        stored = (await session.scalars(select(BrowserSession))).one()
+        assert stored.id_hash == sha256_hex(cookie)
+        assert (await accounts.session_for_cookie(session, cookie)).account_id == account_id
+
+    async with context.db.write() as session:
+        await session.execute(
+            update(BrowserSession).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert await accounts.current_session(context, cookie) is None
+    assert await accounts.current_session(context, None) is None
+    assert await accounts.current_session(context, "unknown") is None
+
+
+async def test_a_session_reaches_cl_cm_only_with_a_second_factor(context):
+    account_id = await verified_account(context)
+    cookie = await accounts.create_session(context, account_id, "Cl")
+
+    with pytest.raises(accounts.SecondFactorRequired):
+        await accounts.create_session(context, account_id, "Cl.Cm")
+    with pytest.raises(accounts.SecondFactorRequired):
+        await accounts.upgrade_session(context, cookie)
+    with pytest.raises(ValueError):
+        await accounts.create_session(context, account_id, "P2")
+
+    setup = await accounts.start_totp_setup(context, account_id)
+    await accounts.confirm_totp(context, account_id, pyotp.TOTP(setup.secret).now())
+    upgraded = await accounts.upgrade_session(context, cookie)
+
+    assert upgraded != cookie
+    assert await accounts.current_session(context, cookie) is None
+    assert (await accounts.current_session(context, upgraded)).level == "Cl.Cm"
+    with pytest.raises(accounts.SessionNotFound):
+        await accounts.upgrade_session(context, cookie)
+
+
+async def test_end_session_and_end_all_sessions(context):
+    account_id = await verified_account(context)
+    other_id = await verified_account(context, "other@example.com")
+    first, second, third = [
+        await accounts.create_session(context, account_id, "Cl") for _ in range(3)
+    ]
+    others = await accounts.create_session(context, other_id, "Cl")
+
+    assert await accounts.end_session(context, first)
+    assert not await accounts.end_session(context, first)
+    assert await accounts.current_session(context, first) is None
+    assert await accounts.current_session(context, second) is not None
+
+    assert await accounts.end_all_sessions(context, account_id) == 2
+    assert await accounts.current_session(context, second) is None
+    assert await accounts.current_session(context, third) is None
+    assert await accounts.current_session(context, others) is not None
+
+
+# -- sandbox and identity -------------------------------------------------------------
+
+
+async def test_create_sandbox_citizen_is_idempotent(context):
+    secret = await accounts.create_sandbox_citizen(
+        context.db, context.box, "Sandbox.Citizen@example.com", PASSWORD
+    )
+
+    assert (
+        await accounts.create_sandbox_citizen(
+            context.db, context.box, "sandbox.citizen@example.com", "a different password"
+        )
+        == secret
+    )
+    async with context.db.read() as session:
+        (account,) = (await session.scalars(select(Account))).all()
+    assert account.email == "sandbox.citizen@example.com"
+    assert account.email_verified_at is not None
+    assert account.password_hash.startswith("$argon2id$")
+    assert secret not in account.totp_secret_encrypted
+    assert [e[0] for e in await outbox_events(context)] == ["govplat.identity.v1.AccountCreated"]
+
+    result = await accounts.sign_in_password(context, "sandbox.citizen@example.com", PASSWORD)
+    assert result.needs_second_factor
+    await accounts.verify_second_factor(context, account.id, pyotp.TOTP(secret).now())
+
+
+async def test_identity_check_gives_p2_with_a_sandbox_identity(context):
+    account_id = await verified_account(context)
+    with pytest.raises(accounts.SecondFactorRequired):
+        await accounts.complete_identity_check(context, account_id, "kenneth")
+    account_id, _ = await with_totp(context, "p2@example.com")
+
+    with pytest.raises(accounts.InvalidInput):
+        await accounts.complete_identity_check(context, account_id, "nobody")
+    info = await accounts.complete_identity_check(context, account_id, "kenneth")
+
+    assert info.identity_level == "P2"
+    claims = json.loads((await get_account(context, account_id)).identity_claims)
+    assert claims["birthDate"] == [{"value": "1965-07-08"}]
+    assert claims["name"][0]["nameParts"][1] == {"type": "FamilyName", "value": "Decerqueira"}
+    assert claims["address"][0]["addressCountry"] == "GB"
+
+
+def test_every_sandbox_identity_has_a_name_a_birth_date_and_a_gb_address():
+    assert len(accounts.SANDBOX_IDENTITIES) >= 2
+    for identity in accounts.SANDBOX_IDENTITIES.values():
+        claims = identity["claims"]
+        parts = {p["type"] for p in claims["name"][0]["nameParts"]}
+        assert parts == {"GivenName", "FamilyName"}
+        assert len(claims["birthDate"][0]["value"]) == 10
+        assert claims["address"][0]["addressCountry"] == "GB"
+        assert claims["address"][0]["postalCode"]
+
+
+async def test_authorization_needs_reads_the_request_until_it_expires(context):
+    now = utcnow()
+    fields = dict(
+        client_id="client",
+        redirect_uri="https://rp.example/callback",
+        scope="openid",
+        state="s",
+        nonce="n",
+        code_challenge="c" * 43,
+        created_at=now,
+    )
+    async with context.db.write() as session:
+        session.add(
+            AuthorizationRequest(
+                id="live",
+                credential_level="Cl.Cm",
+                identity_level="P2",
+                expires_at=now + timedelta(minutes=5),
+                **fields,
+            )
+        )
+        session.add(
+            AuthorizationRequest(
+                id="old",
+                credential_level="Cl",
+                identity_level=None,
+                expires_at=now - timedelta(seconds=1),
+                **fields,
+            )
+        )
+
+    assert await accounts.authorization_needs(context, "live") == accounts.RequestNeeds(
+        credential_level="Cl.Cm", identity_level="P2"
+    )
+    assert await accounts.authorization_needs(context, "old") is None
+    assert await accounts.authorization_needs(context, "missing") is None

@@ -1,0 +1,120 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright, and the
+verification codes the platform publishes on NATS JetStream.
+
+Playwright never downloads a browser here: the tests use ``/usr/bin/chromium``
+(``apt-get install chromium``) and are skipped, with the reason, when it is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+IDENTITY_STREAM = "GOVPLAT_IDENTITY"
+CODE_SUBJECT = "govplat.identity.v1.verification_code_requested"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """A headless Chromium (``/usr/bin/chromium``) for the whole session."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator[object]:
+    """A page in a fresh browser context (no cookies), failing fast on a hung load."""
+    context = chromium.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _in_thread(coroutine):
+    """Run a coroutine on its own event loop in another thread (Playwright's sync API
+    owns the main thread's loop) and return its result."""
+    result: list = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+async def _codes_for(nats_url: str, destination: str) -> list[str]:
+    """Every code sent to ``destination`` so far, oldest first (an ephemeral pull
+    consumer over the identity stream)."""
+    from govkit.events import connect
+    from govplat.identity.v1 import events_pb2
+
+    nc = await connect(nats_url, name="test", wait_for_server=False)
+    try:
+        js = nc.jetstream()
+        subscription = await js.pull_subscribe(CODE_SUBJECT, stream=IDENTITY_STREAM)
+        codes = []
+        while True:
+            try:
+                messages = await subscription.fetch(batch=200, timeout=0.5)
+            except TimeoutError:  # nats' own and asyncio's: no more messages
+                break
+            for message in messages:
+                event = events_pb2.VerificationCodeRequested()
+                event.ParseFromString(message.data)
+                if event.destination == destination:
+                    codes.append(event.code)
+                await message.ack()
+        await subscription.unsubscribe()
+        return codes
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def read_code(running_platform):
+    """``read_code(email, after=0)``: the newest verification code emailed to
+    ``email``, waiting (up to 20 s) until more than ``after`` codes were sent."""
+
+    def read(email: str, after: int = 0) -> str:
+        deadline = time.monotonic() + 20
+        while True:
+            codes = _in_thread(_codes_for(running_platform.nats_url, email))
+            if len(codes) > after:
+                return codes[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no verification code published within 20 s ({len(codes)} seen)"
+                )
+            time.sleep(0.2)
+
+    return read

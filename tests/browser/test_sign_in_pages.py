@@ -1,0 +1,246 @@
+"""The citizen's sign-up and sign-in pages in a real browser, through the gateway of
+the real platform (``govplat up``): sign-up with the emailed code (read from NATS
+JetStream), an authenticator app, sign-out, sign-in with password and TOTP.
+
+Also, without a browser: CSRF refusal and the lockout page, over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pyotp
+import pytest
+
+PASSWORD = "correct horse battery staple"
+
+
+def fresh_email() -> str:
+    return f"citizen-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def assert_every_input_is_labelled(page) -> None:
+    """Each visible form control has a ``<label for>`` that Playwright resolves back to it."""
+    controls = page.locator("input:not([type=hidden]), select, textarea")
+    assert controls.count() > 0
+    for index in range(controls.count()):
+        control = controls.nth(index)
+        control_id = control.get_attribute("id")
+        assert control_id, f"input {control.get_attribute('name')} has no id"
+        label = page.locator(f"label[for='{control_id}']")
+        assert label.count() == 1, f"input #{control_id} has no label"
+        assert page.get_by_label(label.inner_text(), exact=True).get_attribute("id") == control_id
+
+
+def test_sign_up_set_up_an_app_sign_out_and_sign_in_with_two_factors(
+    running_platform, page, read_code
+):
+    gateway = running_platform.gateway_url
+    email = fresh_email()
+
+    # Sign up.
+    response = page.goto(f"{gateway}/sign-up")
+    assert response.status == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert_every_input_is_labelled(page)
+    assert page.get_by_label("Email address").get_attribute("autocomplete") == "email"
+    assert page.get_by_label("Create a password").get_attribute("autocomplete") == "new-password"
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Create a password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+
+    # Enter the emailed code: a wrong one first, shown in the error summary.
+    page.wait_for_url(re.compile(r"/sign-up/verify-email$"))
+    assert email in page.locator("main").inner_text()
+    code = read_code(email)
+    code_input = page.get_by_label("Enter the 6-digit code")
+    assert code_input.get_attribute("autocomplete") == "one-time-code"
+    code_input.fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.get_by_role("alert")
+    assert "There is a problem" in summary.inner_text()
+    assert summary.get_by_role("link").get_attribute("href") == "#code"
+    assert page.title().startswith("Error: ")
+    page.get_by_label("Enter the 6-digit code").fill(code)
+    page.get_by_role("button", name="Continue").click()
+
+    # Signed in with a password: set up an authenticator app.
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-email").inner_text() == email
+    assert page.locator("#account-level").inner_text() == "Cl"
+    page.get_by_role("link", name="Set up a second factor").click()
+    page.wait_for_url(re.compile(r"/account/second-factor$"))
+    secret = page.locator("#totp-secret").inner_text().strip()
+    assert page.locator("#totp-uri").inner_text().startswith("otpauth://totp/")
+    assert_every_input_is_labelled(page)
+    page.get_by_label("Enter the 6-digit code from your authenticator app").fill(
+        pyotp.TOTP(secret).now()
+    )
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-level").inner_text() == "Cl.Cm"
+
+    # Sign out: the account page now asks to sign in.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/account/signed-out$"))
+    page.goto(f"{gateway}/account")
+    page.wait_for_url(re.compile(r"/sign-in$"))
+
+    # Sign in: password, then the app's code.
+    assert_every_input_is_labelled(page)
+    assert page.get_by_label("Password").get_attribute("autocomplete") == "current-password"
+    page.get_by_label("Email address").fill(email.upper())
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/sign-in/second-factor$"))
+    assert_every_input_is_labelled(page)
+    page.get_by_label("Enter the 6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-email").inner_text() == email
+    assert page.locator("#account-level").inner_text() == "Cl.Cm"
+    session = next(c for c in page.context.cookies() if c["name"] == "govplat_session")
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+
+
+def test_an_empty_sign_in_lists_each_error_and_links_to_its_field(running_platform, page):
+    page.goto(f"{running_platform.gateway_url}/sign-in")
+    page.get_by_role("button", name="Sign in").click()
+
+    summary = page.get_by_role("alert")
+    links = summary.get_by_role("link")
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+        "#email",
+        "#password",
+    ]
+    links.first.click()
+    assert page.evaluate("document.activeElement.id") == "email"
+    assert page.get_by_label("Email address").get_attribute("aria-invalid") == "true"
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(running_platform, page):
+    gateway = running_platform.gateway_url
+    page.goto(f"{gateway}/sign-in")  # sets the CSRF cookie in the browser context
+    csrf = next(c for c in page.context.cookies() if c["name"] == "govplat_csrf")
+    assert csrf["httpOnly"] and csrf["sameSite"] == "Strict"
+
+    refused = page.request.post(
+        f"{gateway}/sign-in", form={"email": fresh_email(), "password": PASSWORD}
+    )
+    assert refused.status == 403
+    assert "could not be sent" in refused.text()
+    forged = page.request.post(
+        f"{gateway}/sign-in",
+        form={"email": fresh_email(), "password": PASSWORD, "csrf_token": "x" * 43},
+    )
+    assert forged.status == 403
+
+
+# -- without a browser ----------------------------------------------------------------
+
+
+class Citizen:
+    """A plain HTTP client of the pages, through the gateway, keeping its cookies."""
+
+    def __init__(self, gateway_url: str) -> None:
+        self.http = httpx.Client(base_url=gateway_url, timeout=15)
+        self.token = ""
+
+    def get(self, path: str) -> httpx.Response:
+        response = self.http.get(path)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path: str, **fields: str) -> httpx.Response:
+        return self.http.post(path, data={"csrf_token": self.token, **fields})
+
+    def sign_in(self, email: str, password: str) -> httpx.Response:
+        return self.post("/sign-in", email=email, password=password)
+
+
+def test_lockout_page_after_too_many_wrong_passwords_and_the_same_for_unknown_emails(
+    running_platform, read_code
+):
+    citizen = Citizen(running_platform.gateway_url)
+    email = fresh_email()
+    citizen.get("/sign-up")
+    assert citizen.post("/sign-up", email=email, password=PASSWORD).status_code == 303
+    verified = citizen.post("/sign-up/verify-email", code=read_code(email))
+    assert verified.status_code == 303 and verified.headers["location"] == "/account"
+    citizen.post("/account/sign-out")
+    citizen.get("/sign-in")
+
+    answers = [citizen.sign_in(email, "not the password") for _ in range(5)]
+
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 429]
+    assert "not correct" in answers[0].text
+    locked = answers[-1]
+    assert "Too many attempts" in locked.text
+    assert re.search(r"Try again in\s+<strong[^>]*>15 minutes</strong>", locked.text)
+    assert locked.headers["cache-control"] == "no-store"
+    # Even the right password is refused while the account is locked.
+    right = citizen.sign_in(email, PASSWORD)
+    assert right.status_code == 429 and "Too many attempts" in right.text
+    assert "govplat_session" not in citizen.http.cookies
+
+    # An email without an account gets the same answers, so the page reveals nothing.
+    nobody = fresh_email()
+    unknown = [citizen.sign_in(nobody, "not the password") for _ in range(5)]
+    assert [a.status_code for a in unknown] == [400, 400, 400, 400, 429]
+    assert unknown[0].text.replace(nobody, email) == answers[0].text
+    assert unknown[-1].text == locked.text
+
+
+def test_one_citizens_cookies_never_reach_another_browser_through_the_gateway(
+    running_platform, read_code
+):
+    first = Citizen(running_platform.gateway_url)
+    email = fresh_email()
+    first.get("/sign-up")
+    first.post("/sign-up", email=email, password=PASSWORD)
+    verified = first.post("/sign-up/verify-email", code=read_code(email))
+    assert verified.status_code == 303 and "govplat_session" in first.http.cookies
+    assert first.get("/account").status_code == 200
+
+    stranger = httpx.Client(base_url=running_platform.gateway_url, timeout=15)
+    account = stranger.get("/account")
+    pending = stranger.get("/sign-up/verify-email")
+    form = stranger.get("/sign-in")
+
+    assert account.status_code == 303 and account.headers["location"] == "/sign-in"
+    assert email not in account.text
+    assert pending.status_code == 303 and email not in pending.text
+    assert "govplat_csrf" in stranger.cookies  # a token of its own, not another's
+    assert form.cookies["govplat_csrf"] != first.http.cookies["govplat_csrf"]
+
+
+def test_the_authorization_request_id_is_carried_through_the_journey(running_platform, read_code):
+    citizen = Citizen(running_platform.gateway_url)
+    email = fresh_email()
+    request_id = f"req_{uuid.uuid4().hex}"
+
+    form = citizen.get(f"/sign-up?request={request_id}")
+    assert f'name="request" value="{request_id}"' in form.text
+    started = citizen.post("/sign-up", email=email, password=PASSWORD, request=request_id)
+    assert started.headers["location"] == f"/sign-up/verify-email?request={request_id}"
+    page = citizen.get(started.headers["location"])
+    assert f'name="request" value="{request_id}"' in page.text
+    assert f"/sign-up/resend-code?request={request_id}" in page.text
+
+    # No /authorize request has this id: the journey ends on an explanation, not a loop.
+    finished = citizen.post("/sign-up/verify-email", code=read_code(email), request=request_id)
+    assert finished.status_code == 400
+    assert "Your sign-in request has expired" in finished.text
+
+
+@pytest.mark.parametrize("path", ["/sign-in", "/sign-up", "/account", "/identity-check"])
+def test_a_malformed_request_id_is_refused(running_platform, path):
+    answer = httpx.get(f"{running_platform.gateway_url}{path}?request=%3Cscript%3E", timeout=15)
+    assert answer.status_code == 400
+    assert "This link is not valid" in answer.text
+    assert "<script>" not in answer.text
