@@ -9,7 +9,10 @@ sandbox, and stops everything cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -346,6 +349,7 @@ class Platform:
                 seeded = seed_identity(admin, previous, self.gateway_url)
         except AdminError as error:
             raise PlatformError(f"seeding the sandbox failed: {error}") from None
+        seeded.update(self.seed_citizen(token))
         credentials = {
             "gateway_url": self.gateway_url,
             "gateway_grpc_address": f"{self.settings.host}:{self.settings.gateway_grpc_port}",
@@ -363,6 +367,33 @@ class Platform:
             json.dumps({"host": self.settings.host, **endpoints}, indent=2) + "\n"
         )
         return credentials
+
+    def seed_citizen(self, admin_token: str) -> dict:
+        """The sandbox's test citizen (verified email, password, authenticator app).
+
+        The password is derived from identity's secret key, so it stays the same for
+        as long as the data folder does (the account keeps its first password).
+        """
+        secret_key = self.identity_secrets()["identity_secret_key"]
+        digest = hmac.new(secret_key.encode(), b"govplat sandbox citizen password", hashlib.sha256).digest()
+        password = "Sandbox-" + base64.urlsafe_b64encode(digest).decode()[:20]
+        url = f"http://{self.settings.host}:{self.settings.ports('identity')[0]}/admin/identity/sandbox/citizen"
+        try:
+            response = httpx.post(
+                url,
+                json={"email": SANDBOX_CITIZEN_EMAIL, "password": password},
+                headers={"Authorization": f"Bearer {admin_token}"},
+                timeout=30,
+            )
+        except httpx.HTTPError as error:
+            raise PlatformError(f"seeding the sandbox citizen failed: {type(error).__name__}") from None
+        if response.status_code != 201:
+            raise PlatformError(f"seeding the sandbox citizen failed: {response.status_code} {response.text[:200]}")
+        return {
+            "citizen_email": SANDBOX_CITIZEN_EMAIL,
+            "citizen_password": password,
+            "citizen_totp_secret": response.json()["totp_secret"],
+        }
 
     def first_dead_child(self) -> Child | None:
         """A child that has exited, if any."""
@@ -392,6 +423,7 @@ class Platform:
 
 
 SANDBOX_AGENCY = "Sandbox agency"
+SANDBOX_CITIZEN_EMAIL = "sandbox.citizen@example.com"
 SANDBOX_SERVICE = "Sandbox service"
 SANDBOX_SCOPES = [
     "openid",

@@ -85,6 +85,11 @@ class ApiKeyIn(_Admin):
     key_type: Literal["live", "test", "team"]
 
 
+class SandboxCitizenIn(_Admin):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=8, max_length=256)
+
+
 class OAuthClientIn(_Admin):
     organisation_id: str = Field(min_length=1, max_length=36)
     service_id: str = Field(default="", max_length=36)
@@ -410,6 +415,18 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     async def revoke_oauth_client(client_id: str) -> dict:
         async with db.write() as session:
             return client_json(await credentials.revoke_oauth_client(session, client_id=client_id))
+
+    @admin.post("/sandbox/citizen", status_code=201, dependencies=[Depends(operator)])
+    async def sandbox_citizen(body: SandboxCitizenIn) -> dict:
+        """Create (or find) the sandbox's test citizen, with an authenticator app
+        enrolled; only when ``GOVPLAT_ENVIRONMENT`` is ``sandbox``."""
+        if context.settings.environment != "sandbox":
+            raise DomainError("SANDBOX_ONLY", "test citizens exist only in the sandbox")
+        try:
+            totp_secret = await accounts.create_sandbox_citizen(db, context.box, body.email, body.password)
+        except accounts.InvalidInput as error:
+            raise DomainError("INVALID_CITIZEN", "; ".join(f"{k}: {v}" for k, v in error.errors.items())) from None
+        return {"email": body.email.lower(), "totp_secret": totp_secret}
 
     @admin.post("/signing-keys/rotate", dependencies=[Depends(operator)])
     async def rotate_signing_keys() -> dict:
