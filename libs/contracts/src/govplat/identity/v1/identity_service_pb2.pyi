@@ -121,12 +121,10 @@ class OAuthClient(_message.Message):
     def __init__(self, client_id: _Optional[str] = ..., organisation_id: _Optional[str] = ..., service_id: _Optional[str] = ..., name: _Optional[str] = ..., auth_method: _Optional[str] = ..., redirect_uris: _Optional[_Iterable[str]] = ..., post_logout_redirect_uris: _Optional[_Iterable[str]] = ..., scopes: _Optional[_Iterable[str]] = ..., grant_types: _Optional[_Iterable[str]] = ..., jwks: _Optional[str] = ..., jwks_uri: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateOrganisationRequest(_message.Message):
-    __slots__ = ("name", "request_id")
+    __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    request_id: str
-    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateOrganisationResponse(_message.Message):
     __slots__ = ("organisation",)
@@ -135,14 +133,12 @@ class CreateOrganisationResponse(_message.Message):
     def __init__(self, organisation: _Optional[_Union[Organisation, _Mapping]] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("organisation_id", "name", "request_id")
+    __slots__ = ("organisation_id", "name")
     ORGANISATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     organisation_id: str
     name: str
-    request_id: str
-    def __init__(self, organisation_id: _Optional[str] = ..., name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, organisation_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class CreateServiceResponse(_message.Message):
     __slots__ = ("service",)
@@ -151,18 +147,16 @@ class CreateServiceResponse(_message.Message):
     def __init__(self, service: _Optional[_Union[Service, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyRequest(_message.Message):
-    __slots__ = ("service_id", "name", "api", "key_type", "request_id")
+    __slots__ = ("service_id", "name", "api", "key_type")
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     API_FIELD_NUMBER: _ClassVar[int]
     KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     service_id: str
     name: str
     api: Api
     key_type: KeyType
-    request_id: str
-    def __init__(self, service_id: _Optional[str] = ..., name: _Optional[str] = ..., api: _Optional[_Union[Api, str]] = ..., key_type: _Optional[_Union[KeyType, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, service_id: _Optional[str] = ..., name: _Optional[str] = ..., api: _Optional[_Union[Api, str]] = ..., key_type: _Optional[_Union[KeyType, str]] = ...) -> None: ...
 
 class CreateApiKeyResponse(_message.Message):
     __slots__ = ("api_key", "key")
@@ -197,7 +191,7 @@ class RevokeApiKeyResponse(_message.Message):
     def __init__(self, api_key: _Optional[_Union[ApiKey, _Mapping]] = ...) -> None: ...
 
 class CreateOAuthClientRequest(_message.Message):
-    __slots__ = ("organisation_id", "service_id", "name", "auth_method", "redirect_uris", "post_logout_redirect_uris", "scopes", "grant_types", "jwks", "jwks_uri", "request_id")
+    __slots__ = ("organisation_id", "service_id", "name", "auth_method", "redirect_uris", "post_logout_redirect_uris", "scopes", "grant_types", "jwks", "jwks_uri")
     ORGANISATION_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -208,7 +202,6 @@ class CreateOAuthClientRequest(_message.Message):
     GRANT_TYPES_FIELD_NUMBER: _ClassVar[int]
     JWKS_FIELD_NUMBER: _ClassVar[int]
     JWKS_URI_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     organisation_id: str
     service_id: str
     name: str
@@ -219,8 +212,7 @@ class CreateOAuthClientRequest(_message.Message):
     grant_types: _containers.RepeatedScalarFieldContainer[str]
     jwks: str
     jwks_uri: str
-    request_id: str
-    def __init__(self, organisation_id: _Optional[str] = ..., service_id: _Optional[str] = ..., name: _Optional[str] = ..., auth_method: _Optional[str] = ..., redirect_uris: _Optional[_Iterable[str]] = ..., post_logout_redirect_uris: _Optional[_Iterable[str]] = ..., scopes: _Optional[_Iterable[str]] = ..., grant_types: _Optional[_Iterable[str]] = ..., jwks: _Optional[str] = ..., jwks_uri: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, organisation_id: _Optional[str] = ..., service_id: _Optional[str] = ..., name: _Optional[str] = ..., auth_method: _Optional[str] = ..., redirect_uris: _Optional[_Iterable[str]] = ..., post_logout_redirect_uris: _Optional[_Iterable[str]] = ..., scopes: _Optional[_Iterable[str]] = ..., grant_types: _Optional[_Iterable[str]] = ..., jwks: _Optional[str] = ..., jwks_uri: _Optional[str] = ...) -> None: ...
 
 class CreateOAuthClientResponse(_message.Message):
     __slots__ = ("client", "client_secret")

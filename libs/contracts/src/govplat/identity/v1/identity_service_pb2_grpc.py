@@ -173,7 +173,7 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateOrganisation(self, request, context):
-        """Admin: create an organisation (an agency). Idempotent on request_id.
+        """Admin: create an organisation (an agency); names are unique (ALREADY_EXISTS).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
