@@ -165,10 +165,81 @@ async def test_every_method_is_forwarded_as_is(gateway: httpx.AsyncClient, metho
 async def test_the_raw_path_and_query_are_forwarded_byte_for_byte(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.get("/registers/country/records/a%2Fb%20c?x=1&reference=a%20b&x=2&empty=")
+    reply = await gateway.get("/registers/country/records/a%7Eb%20c?x=1&reference=a%20b&x=2&empty=")
 
-    assert reply.json()["raw_path"] == "/registers/country/records/a%2Fb%20c"
+    assert reply.json()["raw_path"] == "/registers/country/records/a%7Eb%20c"
     assert reply.json()["query"] == "x=1&reference=a%20b&x=2&empty="
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        b"/account/../metrics",
+        b"/v2/../metrics",
+        b"/registers/./country",
+        b"/v1/%2e%2e/metrics",
+        b"/v1/%2E%2e/openapi.json",
+        b"/v1/payments%2F..%2Fadmin",
+        b"/v1\\..\\metrics",
+        b"/v1/payments%00",
+    ],
+)
+async def test_dot_segments_and_encoded_separators_never_reach_a_backend(
+    backend: ThreadedServer, raw_path: bytes
+) -> None:
+    """The gateway routes the path it was sent; a path a backend would normalise
+    into another route is refused instead (it could escape its prefix). Sent as raw
+    ASGI, because HTTP clients normalise dot segments before sending."""
+    async with upstream_client(10) as upstream:
+        app = gateway_app(
+            {name: backend.url for name in ("identity", "payments", "notify", "registers")},
+            upstream,
+        )
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        path, _, query = raw_path.partition(b"?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path.decode("latin-1"),
+            "raw_path": path,
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", b"gov.example")],
+            "client": ("203.0.113.9", 5000),
+            "server": ("gov.example", 80),
+        }
+        await app(scope, receive, send)
+
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 404
+    assert b'"not found"' in body
+
+
+async def test_a_header_with_bytes_outside_ascii_is_forwarded_not_a_500(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get("/v1/payments", headers={"X-Name": "caf\xe9".encode("latin-1")})
+
+    assert reply.status_code == 200
+    assert received_headers(reply)["x-name"] == ["caf\xe9"]
+
+
+async def test_an_over_long_url_gets_414(gateway: httpx.AsyncClient) -> None:
+    reply = await gateway.get("/v1/payments", params={"q": "x" * 20000})
+
+    assert reply.status_code == 414
+    assert reply.json() == {"error": "request URI too long"}
 
 
 async def test_a_large_body_is_forwarded_intact(gateway: httpx.AsyncClient) -> None:

@@ -27,7 +27,8 @@ def create_app(backend_urls: dict[str, str], client: httpx.AsyncClient) -> FastA
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def forward(request: Request, path: str) -> Response:
-        backend = routing.backend_for(request.url.path)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        backend = routing.backend_for(request.url.path) if proxy.path_is_safe(raw_path) else None
         if backend is None:
             return JSONResponse(
                 {"error": "not found", "path": request.url.path[:200]}, status_code=404

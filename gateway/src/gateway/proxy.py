@@ -54,51 +54,90 @@ def upstream_client(timeout_seconds: float = 30.0) -> httpx.AsyncClient:
 GATEWAY_OWNED = frozenset({"date", "server"})
 
 
-def forward_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
-    """The request's headers for the backend: end-to-end ones plus forwarding headers."""
+def forward_headers(request: Request, request_id: str) -> list[tuple[bytes, bytes]]:
+    """The request's headers for the backend, as raw bytes (a header may carry any
+    byte, not only ASCII): end-to-end ones plus forwarding headers."""
     connection_tokens = {
         t.strip().lower() for t in request.headers.get("connection", "").split(",") if t.strip()
     }
-    headers = [
-        (name, value)
-        for name, value in request.headers.items()
-        if name.lower() not in HOP_BY_HOP
-        and name.lower() not in connection_tokens
-        and not name.lower().startswith("x-forwarded-")
-        and name.lower() != "x-request-id"
-    ]
+    headers = []
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if (
+            name in HOP_BY_HOP
+            or name in connection_tokens
+            or name.startswith("x-forwarded-")
+            or name == "x-request-id"
+        ):
+            continue
+        headers.append((raw_name, raw_value))
     client = request.client.host if request.client else ""
     headers += [
-        ("x-forwarded-for", client),
-        ("x-forwarded-proto", request.url.scheme),
-        ("x-forwarded-host", request.headers.get("host", "")),
-        ("x-request-id", request_id),
+        (b"x-forwarded-for", client.encode("latin-1")),
+        (b"x-forwarded-proto", request.url.scheme.encode("latin-1")),
+        (b"x-forwarded-host", request.headers.get("host", "").encode("latin-1", "replace")),
+        (b"x-request-id", request_id.encode("latin-1")),
     ]
     return headers
+
+
+#: Methods that may be sent again when a pooled connection turned out to be dead.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: The longest path and query forwarded (bytes); longer gets 414.
+MAX_URL_BYTES = 16384
+
+
+def path_is_safe(raw_path: bytes) -> bool:
+    """Whether a raw request path has no dot segments and no encoded ``/``, ``\\`` or ``.``:
+    the path that is routed is then the path every backend sees."""
+    lowered = raw_path.lower()
+    if any(marker in lowered for marker in (b"%2e", b"%2f", b"%5c", b"\\", b"%00")):
+        return False
+    return not any(segment in (b".", b"..") for segment in raw_path.split(b"/"))
 
 
 async def forward(
     client: httpx.AsyncClient, base_url: str, request: Request, request_id: str
 ) -> Response:
-    """Send ``request`` to ``base_url`` + its raw path and query, and stream the answer back."""
+    """Send ``request`` to ``base_url`` + its raw path and query, and stream the answer back.
+
+    A GET, HEAD, OPTIONS, PUT or DELETE that fails because a kept-alive connection
+    was closed under it is sent once more on a new connection.
+    """
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    url = base_url + raw_path.decode("latin-1")
-    if request.url.query:
-        url += "?" + request.url.query
-    upstream_request = client.build_request(
-        request.method,
-        url,
-        headers=forward_headers(request, request_id),
-        content=request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None,
+    target = raw_path + (
+        b"?" + request.scope["query_string"] if request.scope.get("query_string") else b""
     )
+    if len(target) > MAX_URL_BYTES:
+        return JSONResponse({"error": "request URI too long"}, status_code=414)
     try:
-        upstream = await client.send(upstream_request, stream=True)
-    except httpx.TimeoutException:
-        log.warning("backend timed out", extra={"backend_url": base_url})
-        return JSONResponse({"error": "upstream timeout"}, status_code=504)
-    except httpx.TransportError as exc:
-        log.warning("backend unreachable: %s", type(exc).__name__, extra={"backend_url": base_url})
-        return JSONResponse({"error": "service unavailable"}, status_code=502)
+        url = httpx.URL(base_url + target.decode("latin-1"))
+    except httpx.InvalidURL:
+        return JSONResponse({"error": "request URI not valid"}, status_code=400)
+    body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
+    attempts = 2 if request.method in IDEMPOTENT else 1
+    for attempt in range(attempts):
+        upstream_request = client.build_request(
+            request.method, url, headers=forward_headers(request, request_id), content=body
+        )
+        try:
+            upstream = await client.send(upstream_request, stream=True)
+            break
+        except httpx.TimeoutException:
+            log.warning("backend timed out", extra={"backend_url": base_url})
+            return JSONResponse({"error": "upstream timeout"}, status_code=504)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if attempt + 1 < attempts:
+                continue
+            log.warning(
+                "backend connection failed: %s", type(exc).__name__, extra={"backend_url": base_url}
+            )
+            return JSONResponse({"error": "service unavailable"}, status_code=502)
+        except httpx.TransportError as exc:
+            log.warning(
+                "backend unreachable: %s", type(exc).__name__, extra={"backend_url": base_url}
+            )
+            return JSONResponse({"error": "service unavailable"}, status_code=502)
     headers = [
         (k, v)
         for k, v in upstream.headers.multi_items()

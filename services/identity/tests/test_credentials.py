@@ -338,5 +338,59 @@ async def test_the_grpc_admin_api_needs_the_operator_token_and_verification_give
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await stub.VerifyApiKey(pb.VerifyApiKeyRequest(key=pay.key))
     assert revoked.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    listed = (await stub.ListOrganisations(pb.ListOrganisationsRequest(page_size=1))).organisations
+    listed = (
+        await stub.ListOrganisations(pb.ListOrganisationsRequest(page_size=1), metadata=operator)
+    ).organisations
     assert len(listed) == 1
+
+
+async def test_a_notify_token_with_a_non_finite_iat_or_exp_is_refused(identity):
+    _, key_string = await new_key(identity, "notify")
+    secret = OctKey.import_key(key_string[-36:])
+    for claims in ('{"iss":"%s","iat":NaN}', '{"iss":"%s","iat":%d,"exp":NaN}'):
+        text = claims % (
+            (identity.service_id,)
+            if "exp" not in claims
+            else (identity.service_id, int(time.time()))
+        )
+        from joserfc import jws
+
+        token = jws.serialize_compact({"alg": "HS256", "typ": "JWT"}, text.encode(), secret)
+        with pytest.raises(NotifyAuthError):
+            await verify_notify(identity, token)
+
+
+@pytest.mark.parametrize(
+    "form", ["{%s}", "urn:uuid:%s", "UPPER"], ids=["braces", "urn", "upper-case"]
+)
+async def test_only_the_canonical_service_id_is_accepted_as_a_notify_issuer(identity, form):
+    _, key_string = await new_key(identity, "notify")
+    issuer = identity.service_id.upper() if form == "UPPER" else form % identity.service_id
+    with pytest.raises(NotifyAuthError) as refused:
+        await verify_notify(identity, notify_token(key_string, iss=issuer))
+    assert refused.value.message == "Invalid token: service id is not the right data type"
+
+
+async def test_a_huge_page_token_is_a_clear_400_and_names_with_control_characters_are_refused(
+    identity,
+):
+    import base64
+
+    huge = base64.urlsafe_b64encode(b"99999999999999999999999").decode()
+    async with identity.http() as http:
+        listed = await http.get(f"/admin/identity/organisations?page_token={huge}", headers=ADMIN)
+        nul = await http.post(
+            "/admin/identity/organisations", json={"name": "a\u0000b"}, headers=ADMIN
+        )
+        bidi = await http.post(
+            "/admin/identity/organisations", json={"name": "a\u202eb"}, headers=ADMIN
+        )
+    assert listed.status_code == 400 and listed.json()["error"] == "INVALID_PAGE_TOKEN"
+    assert nul.status_code == 400 and bidi.status_code == 400
+
+
+async def test_redirect_uris_with_user_info_are_refused(identity):
+    from govkit.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        await identity.client(redirect_uris=["https://good.example@evil.example/cb"])

@@ -3,6 +3,7 @@ and every attack the identity issue lists, each refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -568,3 +569,139 @@ async def test_key_rotation_publishes_old_and_new_keys_and_old_tokens_still_veri
         jwt.decode(fresh, await jwks(identity), algorithms=["ES256"]).header["kid"]
         == rotated.json()["active_kid"]
     )
+
+
+# -- hostile input (each of these once gave a 5xx, a leak or a bypass) -----------------
+
+
+async def test_an_error_page_escapes_what_the_request_put_in_it(identity):
+    async with identity.http() as http:
+        answer = await http.get(
+            "/authorize?%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E=1&%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E=2"
+        )
+    assert answer.status_code == 400
+    assert "<img" not in answer.text and "&lt;img" in answer.text
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "ES256", "typ": "at+jwt", "kid": [1]},
+        {"alg": "ES256", "typ": "at+jwt", "kid": {}},
+        {"alg": "ES256", "typ": "at+jwt"},
+    ],
+    ids=["kid-list", "kid-object", "no-kid"],
+)
+async def test_a_token_whose_kid_is_not_a_string_is_refused_not_a_500(identity, header):
+    forged = f"{b64(json.dumps(header).encode())}.{b64(b'{}')}.AAAA"
+    answer = await userinfo_status(identity, forged)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+
+
+async def test_deeply_nested_input_is_refused_not_a_500(identity):
+    client_id, _ = await identity.client()
+    _, cookie = await identity.signed_in()
+    params, _ = code_params(client_id, vtr="[" * 3000 + "]" * 3000)
+    refused = query((await authorize(identity, cookie, params)).headers["location"])
+    assert refused["error"] == "invalid_request"
+    nested = (
+        f"{b64(json.dumps({'alg': 'ES256'}).encode())}.{b64(('[' * 5000 + ']' * 5000).encode())}.AA"
+    )
+    answer = await client_credentials(identity, nested)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+
+
+async def test_framework_errors_at_oauth_endpoints_are_rfc_6749_json(identity):
+    async with identity.http() as http:
+        wrong_method = await http.get("/token")
+        bad_form = await http.post(
+            "/token",
+            content=b"garbage",
+            headers={"Content-Type": "multipart/form-data"},
+        )
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "invalid_request"
+    assert bad_form.status_code == 400 and bad_form.json()["error"] == "invalid_request"
+
+
+async def test_prompt_none_without_a_session_returns_login_required_to_the_client(identity):
+    client_id, _ = await identity.client()
+    params, _ = code_params(client_id, prompt="none")
+    async with identity.http() as browser:
+        first = await browser.get("/authorize", params=params)
+        answer = await browser.get(first.headers["location"])
+    location = query(answer.headers["location"])
+    assert answer.headers["location"].startswith(REDIRECT_URI)
+    assert location["error"] == "login_required" and location["state"] == params["state"]
+
+
+@pytest.mark.parametrize(
+    "change", [{"prompt": "login"}, {"max_age": "0"}], ids=["prompt-login", "max-age-0"]
+)
+async def test_prompt_login_and_max_age_send_a_signed_in_citizen_to_sign_in_again(identity, change):
+    client_id, _ = await identity.client()
+    _, cookie = await identity.signed_in()
+    await asyncio.sleep(1.1)
+    params, _ = code_params(client_id, **change)
+    assert (
+        (await authorize(identity, cookie, params))
+        .headers["location"]
+        .startswith("/sign-in?request=")
+    )
+    plain, _ = code_params(client_id, max_age="3600")
+    assert (await authorize(identity, cookie, plain)).headers["location"].startswith(REDIRECT_URI)
+
+
+async def test_logout_without_an_id_token_hint_ends_no_session(identity):
+    client_id, _ = await identity.client()
+    _, cookie = await identity.signed_in()
+    async with identity.http(cookies={"govplat_session": cookie}) as browser:
+        page = await browser.get("/logout")
+    assert page.status_code == 200 and "Sign out" in page.text
+    params, _ = code_params(client_id)
+    assert (await authorize(identity, cookie, params)).headers["location"].startswith(REDIRECT_URI)
+
+
+async def test_revoking_another_clients_token_looks_like_an_unknown_token_and_changes_nothing(
+    identity,
+):
+    client_id, secret = await identity.client()
+    other_id, other_secret = await identity.client()
+    _, cookie = await identity.signed_in()
+    code, verifier = await a_code(identity, client_id, cookie)
+    tokens = (await exchange(identity, client_id, secret, code, verifier)).json()
+    async with identity.http() as http:
+        theirs = await http.post(
+            "/revoke", data={"token": tokens["refresh_token"]}, auth=(other_id, other_secret)
+        )
+        unknown = await http.post(
+            "/revoke", data={"token": "nothing-like-a-token"}, auth=(other_id, other_secret)
+        )
+        missing = await http.post("/revoke", data={}, auth=(other_id, other_secret))
+        refreshed = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=(client_id, secret),
+        )
+    assert theirs.status_code == unknown.status_code == 200 and theirs.content == unknown.content
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    assert refreshed.status_code == 200, "the owner's refresh token still works"
+
+
+async def test_a_failing_jwks_uri_is_not_fetched_again_for_every_request(identity):
+    fetches = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        fetches.append(request.url)
+        return httpx.Response(200, json=[1, 2, 3])
+
+    identity.client_keys.http = httpx.AsyncClient(transport=httpx.MockTransport(broken))
+    client_id, _ = await identity.client(
+        auth_method="private_key_jwt", jwks_uri="https://rp.example/jwks.json"
+    )
+    key = ECKey.generate_key("P-256", parameters={"kid": "k"}, private=True)
+    for _ in range(10):
+        answer = await client_credentials(identity, assertion(client_id, key))
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    assert len(fetches) == 1

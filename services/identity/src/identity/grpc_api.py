@@ -2,8 +2,9 @@
 
 The ``Verify*`` RPCs are the gateway's: they turn a credential into a
 ``Principal`` or refuse it (``UNAUTHENTICATED``/``PERMISSION_DENIED`` with an
-``ErrorInfo`` whose message is the API family's own text). The admin RPCs need
-the operator credential in the ``authorization`` metadata (``Bearer <admin token>``).
+``ErrorInfo`` whose message is the API family's own text). Every other RPC (reads
+included: agency and service ids are not public) needs the operator credential
+in the ``authorization`` metadata (``Bearer <admin token>``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     # -- reads --
 
     async def GetOrganisation(self, request, context):
+        self._operator(context)
         async with self.db.read() as session:
             found = await credentials.get_organisation(
                 session, organisation_id=request.organisation_id
@@ -135,6 +137,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         return pb.GetOrganisationResponse(organisation=organisation_pb(found))
 
     async def ListOrganisations(self, request, context):
+        self._operator(context)
         async with self.db.read() as session:
             rows, next_token = await credentials.list_organisations(
                 session, page_size=request.page_size, page_token=request.page_token
@@ -144,11 +147,13 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         )
 
     async def GetService(self, request, context):
+        self._operator(context)
         async with self.db.read() as session:
             found = await credentials.get_service(session, service_id=request.service_id)
         return pb.GetServiceResponse(service=service_pb(found))
 
     async def ListServices(self, request, context):
+        self._operator(context)
         async with self.db.read() as session:
             rows, next_token = await credentials.list_services(
                 session,

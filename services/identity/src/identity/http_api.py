@@ -9,6 +9,7 @@ needs ``Authorization: Bearer <GOVPLAT_ADMIN_TOKEN>`` and answers errors as
 
 from __future__ import annotations
 
+import html
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import ImmutableMultiDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError
 from identity import pages
@@ -50,21 +52,44 @@ def single_values(params: ImmutableMultiDict) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in params.multi_items():
         if key in values:
-            raise OAuthError("invalid_request", f"parameter {key} is repeated")
+            raise OAuthError("invalid_request", f"parameter {key[:40]!r} is repeated")
         if not isinstance(value, str):
-            raise OAuthError("invalid_request", f"parameter {key} must be text")
+            raise OAuthError("invalid_request", f"parameter {key[:40]!r} must be text")
         values[key] = value
     return values
 
 
-def error_page(error: OAuthError) -> HTMLResponse:
-    """A plain page for an authorization error that must not be redirected."""
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in request not valid</title></head>'
-        f"<body><main><h1>Sign-in request not valid</h1><p>{error.description}.</p>"
-        "<p>Go back to the service you came from and try again.</p></main></body></html>"
+#: Headers of every page identity renders itself (the sign-in pages set their own).
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def simple_page(title: str, paragraphs: list[str], status: int = 200) -> HTMLResponse:
+    """A minimal accessible page; every text is HTML-escaped."""
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    return HTMLResponse(
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>",
+        status_code=status,
+        headers=PAGE_HEADERS,
     )
-    return HTMLResponse(body, status_code=400, headers=NO_STORE)
+
+
+def error_page(error: OAuthError) -> HTMLResponse:
+    """A page for an authorization error that must not be redirected."""
+    return simple_page(
+        "Sign-in request not valid",
+        [
+            error.description.rstrip(".") + ".",
+            "Go back to the service you came from and try again.",
+        ],
+        status=400,
+    )
 
 
 class _Admin(BaseModel):
@@ -293,11 +318,14 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
             return error_page(error)
         if target:
             response: Response = RedirectResponse(target, status_code=303, headers=NO_STORE)
+        elif params.get("id_token_hint"):
+            response = simple_page("You have signed out", ["You can close this window."])
         else:
-            response = HTMLResponse(
-                '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head>'
-                "<body><main><h1>You have signed out</h1></main></body></html>",
-                headers=NO_STORE,
+            # Without an ID token from the service, this may be a forged cross-site
+            # request: sign out only from the account page's own (CSRF-protected) button.
+            return simple_page(
+                "Sign out",
+                ["To sign out, go to your account page at /account and use the Sign out button."],
             )
         response.delete_cookie(accounts.SESSION_COOKIE, path="/")
         return response
@@ -423,9 +451,13 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         if context.settings.environment != "sandbox":
             raise DomainError("SANDBOX_ONLY", "test citizens exist only in the sandbox")
         try:
-            totp_secret = await accounts.create_sandbox_citizen(db, context.box, body.email, body.password)
+            totp_secret = await accounts.create_sandbox_citizen(
+                db, context.box, body.email, body.password
+            )
         except accounts.InvalidInput as error:
-            raise DomainError("INVALID_CITIZEN", "; ".join(f"{k}: {v}" for k, v in error.errors.items())) from None
+            raise DomainError(
+                "INVALID_CITIZEN", "; ".join(f"{k}: {v}" for k, v in error.errors.items())
+            ) from None
         return {"email": body.email.lower(), "totp_secret": totp_secret}
 
     @admin.post("/signing-keys/rotate", dependencies=[Depends(operator)])
@@ -446,6 +478,19 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         return JSONResponse(
             {"error": error.reason, "message": error.message}, status_code=status, headers=headers
         )
+
+    oauth_paths = {"/token", "/introspect", "/revoke", "/userinfo"}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """Framework errors (405, unparseable forms) in each endpoint's own format."""
+        detail = str(error.detail)[:200]
+        if request.url.path in oauth_paths:
+            description = "method not allowed" if error.status_code == 405 else detail
+            return oauth_error_response(OAuthError("invalid_request", description, status=error.status_code))
+        if request.url.path.startswith("/admin/"):
+            return JSONResponse({"error": "INVALID_REQUEST", "message": detail}, status_code=error.status_code)
+        return JSONResponse({"detail": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -187,6 +187,8 @@ class AuthorizationRequest(Base):
     code_challenge: Mapped[str] = mapped_column(String(128))
     credential_level: Mapped[str] = mapped_column(String(8))
     identity_level: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    prompt: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,7 +98,7 @@ def _page(token: str, size: int) -> tuple[int, int]:
         raise InvalidArgumentError(
             "INVALID_PAGE_TOKEN", "page_token is not one this service issued"
         ) from None
-    if offset < 0:
+    if not 0 <= offset <= 10**9:
         raise InvalidArgumentError(
             "INVALID_PAGE_TOKEN", "page_token is not one this service issued"
         )
@@ -110,10 +112,15 @@ def _next_token(offset: int, size: int, returned: int) -> str:
 
 
 def _name(value: str, what: str) -> str:
+    """A trimmed name of 1 to 255 printable characters (no control or bidi-override characters).
+
+    Raises:
+        InvalidArgumentError: ``INVALID_<WHAT>_NAME``.
+    """
     value = (value or "").strip()
-    if not value or len(value) > 255:
+    if not value or len(value) > 255 or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
         raise InvalidArgumentError(
-            f"INVALID_{what.upper()}_NAME", f"{what} name must be 1 to 255 characters"
+            f"INVALID_{what.upper()}_NAME", f"{what} name must be 1 to 255 printable characters"
         )
     return value
 
@@ -330,7 +337,7 @@ async def verify_notify_jwt(
         compact = jws.extract_compact(token.encode())
         header = compact.protected
         claims = json.loads(compact.payload)
-    except (JoseError, ValueError, UnicodeDecodeError, TypeError):
+    except (JoseError, ValueError, UnicodeDecodeError, TypeError, RecursionError):
         raise NotifyAuthError(NOTIFY_TOKEN_HELP) from None
     if not isinstance(claims, dict):
         raise NotifyAuthError(NOTIFY_TOKEN_HELP)
@@ -341,6 +348,8 @@ async def verify_notify_jwt(
         service_id = str(uuid.UUID(str(issuer)))
     except ValueError:
         raise NotifyAuthError("Invalid token: service id is not the right data type") from None
+    if service_id != issuer:  # only the canonical form the key string carries
+        raise NotifyAuthError("Invalid token: service id is not the right data type")
     service = await session.get(Service, service_id)
     if service is None:
         raise NotifyAuthError("Invalid token: service not found")
@@ -371,11 +380,15 @@ async def verify_notify_jwt(
         issued_at = decoded.claims.get("iat")
         if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
             continue  # Notify's quirk: a token without iat ends as "API key not found"
+        if not math.isfinite(issued_at):  # NaN would slip through every comparison
+            raise NotifyAuthError(NOTIFY_TOKEN_HELP)
         if abs(now.timestamp() - issued_at) > NOTIFY_IAT_WINDOW_SECONDS:
             raise NotifyAuthError("Error: Your system clock must be accurate to within 30 seconds")
         expires = decoded.claims.get("exp")
         if expires is not None and (
-            not isinstance(expires, int | float) or expires < now.timestamp()
+            not isinstance(expires, int | float)
+            or not math.isfinite(expires)
+            or expires < now.timestamp()
         ):
             raise NotifyAuthError(NOTIFY_TOKEN_HELP)
         if key.revoked_at is not None:
@@ -396,7 +409,7 @@ def _split(values: list[str] | str) -> list[str]:
 def _valid_redirect_uri(uri: str) -> bool:
     """Absolute https URI, or http on a loopback host (native/local apps, RFC 8252);
     no fragment (RFC 6749 section 3.1.2)."""
-    if len(uri) > 2000 or "#" in uri:
+    if len(uri) > 2000 or "#" in uri or "@" in uri.split("?")[0] or any(ord(c) < 33 for c in uri):
         return False
     return bool(
         re.match(r"^https://[^/?#\s]+(/[^\s#]*)?$", uri)
@@ -484,8 +497,11 @@ async def create_oauth_client(
                 raise InvalidArgumentError("INVALID_JWKS", "jwks must hold public keys only")
             client.jwks = json.dumps(key_set.as_dict(private=False))
         elif jwks_uri:
-            if not re.match(r"^https?://[^\s]+$", jwks_uri) or len(jwks_uri) > 2000:
-                raise InvalidArgumentError("INVALID_JWKS_URI", "jwks_uri must be an absolute URL")
+            if not _valid_redirect_uri(jwks_uri):
+                raise InvalidArgumentError(
+                    "INVALID_JWKS_URI",
+                    "jwks_uri must be an absolute https URL (http only on loopback)",
+                )
             client.jwks_uri = jwks_uri
         else:
             raise InvalidArgumentError("INVALID_JWKS", "private_key_jwt needs jwks or jwks_uri")

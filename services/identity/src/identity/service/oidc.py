@@ -204,10 +204,14 @@ async def authorize(
         )
     try:
         credential_level, identity_level = _parse_vtr(params.get("vtr"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return refuse("invalid_request", "Request vtr not valid")
-    if params.get("prompt") not in (None, "", "login", "none"):
+    prompt = params.get("prompt") or None
+    if prompt not in (None, "login", "none"):
         return refuse("invalid_request", "prompt must be none or login")
+    max_age = params.get("max_age")
+    if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+        return refuse("invalid_request", "max_age must be a whole number of seconds")
     request = AuthorizationRequest(
         id=new_token(24),
         client_id=client.client_id,
@@ -218,6 +222,8 @@ async def authorize(
         code_challenge=challenge,
         credential_level=credential_level,
         identity_level=identity_level,
+        prompt=prompt,
+        max_age=int(max_age) if max_age is not None else None,
         created_at=utcnow(),
         expires_at=utcnow() + timedelta(seconds=AUTHORIZATION_REQUEST_SECONDS),
     )
@@ -276,7 +282,27 @@ async def continue_authorization(
             error=OAuthError("invalid_request", "this sign-in request has expired or is unknown")
         )
     query = urlencode({"request": request.id})
-    if browser_session is None:
+    fresh_enough = browser_session is not None and (
+        (request.prompt != "login" or browser_session.auth_time >= request.created_at)
+        and (
+            request.max_age is None
+            or (utcnow() - browser_session.auth_time).total_seconds() <= request.max_age
+        )
+    )
+    if request.prompt == "none" and (
+        not fresh_enough
+        or LEVEL_RANK.get(browser_session.auth_level, 0) < LEVEL_RANK[request.credential_level]
+    ):
+        await session.delete(request)
+        params = {
+            "error": "login_required",
+            "error_description": "the citizen must sign in",
+            "state": request.state,
+        }
+        return ContinueOutcome(
+            redirect=_redirect(request.redirect_uri, {**params, "iss": context.settings.issuer})
+        )
+    if not fresh_enough:
         return ContinueOutcome(redirect=f"/sign-in?{query}")
     if LEVEL_RANK.get(browser_session.auth_level, 0) < LEVEL_RANK[request.credential_level]:
         return ContinueOutcome(redirect=f"/sign-in/second-factor?{query}")
@@ -366,7 +392,9 @@ class ClientKeys:
                 await http.aclose()
             response.raise_for_status()
             keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, KeyError, JoseError):
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, RecursionError, JoseError):
+            # Remember the failure too: refused requests must not make us fetch again and again.
+            self._cache[client.client_id] = (now, KeySet([]))
             raise OAuthError(
                 "invalid_client", "the client's jwks_uri did not give a JWK Set", status=401
             ) from None
@@ -429,7 +457,7 @@ async def authenticate_client(
         unverified = jws.extract_compact(assertion.encode())
         claims = json.loads(unverified.payload)
         header = unverified.protected
-    except (JoseError, ValueError, UnicodeDecodeError):
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise refuse("client_assertion is not a JWT") from None
     if not isinstance(claims, dict):
         raise refuse("client_assertion is not a JWT")
@@ -441,8 +469,10 @@ async def authenticate_client(
     client = await get_oauth_client(session, client_id=client_id)
     if client is None or client.revoked_at is not None or client.auth_method != "private_key_jwt":
         raise refuse("client authentication failed")
-    if header.get("alg") not in ASSERTION_ALGORITHMS:
-        raise refuse("client_assertion algorithm not allowed")
+    if header.get("alg") not in ASSERTION_ALGORITHMS or header.get("typ") == "at+jwt":
+        raise refuse("client_assertion algorithm or type not allowed")
+    if not isinstance(header.get("kid", ""), str):
+        raise refuse("client_assertion kid must be a string")
     keys = await client_keys.key_set(client, header.get("kid"))
     try:
         token = jwt.decode(assertion, keys, algorithms=ASSERTION_ALGORITHMS)
@@ -474,7 +504,9 @@ async def authenticate_client(
     expires = token.claims["exp"]
     if not isinstance(expires, int | float) or expires > now + MAX_ASSERTION_LIFETIME_SECONDS:
         raise refuse("client_assertion lifetime is too long")
-    jti = str(token.claims["jti"])[:255]
+    jti = token.claims["jti"]
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
+        raise refuse("client_assertion jti must be a string of at most 255 characters")
     session.add(
         ClientAssertionJti(
             client_id=client_id,
@@ -786,8 +818,10 @@ async def verify_access_token(
         raise refuse("the access token is missing or too long")
     try:
         header = jws.extract_compact(token.encode()).protected
-    except (JoseError, ValueError, UnicodeDecodeError):
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise refuse("the access token is not a JWT") from None
+    if not isinstance(header.get("kid"), str):
+        raise refuse("the access token has no usable kid")
     if header.get("alg") != signing.ALGORITHM:
         raise refuse("the access token algorithm is not allowed")
     if header.get("typ") != "at+jwt":
@@ -906,6 +940,8 @@ async def introspect(
 
     Returns ``{"active": false}`` and nothing else for anything not active.
     """
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
     grant, record, claims = await _find_token(session, context, keys, token)
     inactive = {"active": False}
     if grant is None or record is None or grant.client_id != client.client_id:
@@ -944,14 +980,17 @@ async def revoke(
     """RFC 7009 revocation. Unknown or invalid tokens are ignored (the endpoint still
     answers 200); revoking a refresh token revokes its grant's access tokens too.
 
+    A token issued to another client is left alone and answered the same way, so
+    that the endpoint tells no client anything about another's tokens.
+
     Raises:
-        OAuthError: ``unauthorized_client`` when the token was issued to another client.
+        OAuthError: ``invalid_request`` when ``token`` is missing.
     """
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
     grant, record, _ = await _find_token(session, context, keys, token)
-    if grant is None or record is None:
-        return
-    if grant.client_id != client.client_id:
-        raise OAuthError("unauthorized_client", "the token was issued to another client")
+    if grant is None or record is None or grant.client_id != client.client_id:
+        return  # unknown, or another client's: answered like an unknown token (RFC 7009 section 2.2)
     if record.kind == "refresh":
         await revoke_grant(session, grant.id)
     else:
@@ -978,6 +1017,30 @@ async def logout(
         OAuthError: ``invalid_request`` for a ``post_logout_redirect_uri`` without a
             valid ``id_token_hint``, or one not registered for that client.
     """
+    hint = params.get("id_token_hint", "")
+    target = params.get("post_logout_redirect_uri")
+    if not hint:
+        if target:
+            raise OAuthError(
+                "invalid_request", "post_logout_redirect_uri needs a valid id_token_hint"
+            )
+        return None
+    try:
+        header = jws.extract_compact(hint.encode()).protected
+        decoded = jwt.decode(
+            hint, await keys.key_set(header.get("kid")), algorithms=[signing.ALGORITHM]
+        )
+        if decoded.claims.get("iss") != context.settings.issuer or header.get("typ") == "at+jwt":
+            raise ValueError("not one of our ID tokens")
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        raise OAuthError(
+            "invalid_request", "id_token_hint is not a valid ID token from this provider"
+        ) from None
+    client = await get_oauth_client(session, client_id=str(decoded.claims.get("aud", "")))
+    if target and (client is None or target not in client.post_logout_redirect_uris.split()):
+        raise OAuthError(
+            "invalid_request", "post_logout_redirect_uri is not registered for this client"
+        )
     if browser_session is not None:
         await session.execute(
             update(BrowserSession)
@@ -987,25 +1050,7 @@ async def logout(
             )
             .values(revoked_at=utcnow())
         )
-    target = params.get("post_logout_redirect_uri")
     if not target:
         return None
-    hint = params.get("id_token_hint", "")
-    try:
-        header = jws.extract_compact(hint.encode()).protected
-        decoded = jwt.decode(
-            hint, await keys.key_set(header.get("kid")), algorithms=[signing.ALGORITHM]
-        )
-        if decoded.claims.get("iss") != context.settings.issuer:
-            raise ValueError("wrong issuer")
-    except (JoseError, ValueError, UnicodeDecodeError):
-        raise OAuthError(
-            "invalid_request", "post_logout_redirect_uri needs a valid id_token_hint"
-        ) from None
-    client = await get_oauth_client(session, client_id=str(decoded.claims.get("aud", "")))
-    if client is None or target not in client.post_logout_redirect_uris.split():
-        raise OAuthError(
-            "invalid_request", "post_logout_redirect_uri is not registered for this client"
-        )
     state = params.get("state")
     return _redirect(target, {"state": state} if state else {})
