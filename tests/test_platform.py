@@ -25,11 +25,12 @@ GRPC_SERVICE_NAMES = {
     "notify": "govplat.notify.v1.NotifyService",
     "registers": "govplat.registers.v1.RegistersService",
 }
-#: A public path of each backend, as the gateway routes it.
+#: A path of each backend that needs no credential at the gateway (authenticated
+#: routes are covered by test_gateway_auth.py).
 ROUTED = {
     "identity": "/.well-known/openid-configuration",
-    "payments": "/v1/payments",
-    "notify": "/v2/notifications",
+    "payments": "/pay/card-details",
+    "notify": "/admin/notify/templates",
     "registers": "/registers/country/records",
 }
 
@@ -138,5 +139,7 @@ def test_govplat_up_brings_every_component_to_ready_and_stops_them_all_on_sigter
     stopped_after = time.monotonic() - stop_started
     print(f"govplat up: stopped after {stopped_after:.1f}s")
     assert process.returncode == 0
-    assert stopped_after < 15, "the platform's own stop deadline is 10 s (8 s for children, then SIGKILL)"
+    assert stopped_after < 15, (
+        "the platform's own stop deadline is 10 s (8 s for children, then SIGKILL)"
+    )
     assert processes_mentioning(data_dir) == [], "no process is left behind"

@@ -133,7 +133,7 @@ async def test_a_payments_request_reaches_the_payments_backend_unchanged(
     body = b'{"amount": 1000, "reference": "ref-1", "description": "caf\xc3\xa9"}'
 
     reply = await gateway.post(
-        "/v1/payments?x=1",
+        "/pay/payments?x=1",
         content=body,
         headers={
             "Content-Type": "application/json",
@@ -145,7 +145,7 @@ async def test_a_payments_request_reaches_the_payments_backend_unchanged(
     assert reply.status_code == 200
     echoed = reply.json()
     assert echoed["method"] == "POST"
-    assert echoed["raw_path"] == "/v1/payments"
+    assert echoed["raw_path"] == "/pay/payments"
     assert echoed["query"] == "x=1"
     assert echoed["body"] == body.decode("latin-1")
     headers = received_headers(reply)
@@ -156,7 +156,7 @@ async def test_a_payments_request_reaches_the_payments_backend_unchanged(
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
 async def test_every_method_is_forwarded_as_is(gateway: httpx.AsyncClient, method: str) -> None:
-    reply = await gateway.request(method, "/v1/payments/pay_1")
+    reply = await gateway.request(method, "/pay/payments/pay_1")
 
     assert reply.status_code == 200
     assert reply.json()["method"] == method
@@ -229,14 +229,14 @@ async def test_dot_segments_and_encoded_separators_never_reach_a_backend(
 async def test_a_header_with_bytes_outside_ascii_is_forwarded_not_a_500(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.get("/v1/payments", headers={"X-Name": "caf\xe9".encode("latin-1")})
+    reply = await gateway.get("/pay/payments", headers={"X-Name": "caf\xe9".encode("latin-1")})
 
     assert reply.status_code == 200
     assert received_headers(reply)["x-name"] == ["caf\xe9"]
 
 
 async def test_an_over_long_url_gets_414(gateway: httpx.AsyncClient) -> None:
-    reply = await gateway.get("/v1/payments", params={"q": "x" * 20000})
+    reply = await gateway.get("/pay/payments", params={"q": "x" * 20000})
 
     assert reply.status_code == 414
     assert reply.json() == {"error": "request URI too long"}
@@ -245,7 +245,7 @@ async def test_an_over_long_url_gets_414(gateway: httpx.AsyncClient) -> None:
 async def test_a_large_body_is_forwarded_intact(gateway: httpx.AsyncClient) -> None:
     body = bytes(range(256)) * 8192  # 2 MiB
 
-    reply = await gateway.put("/v1/payments/pay_1/evidence", content=body)
+    reply = await gateway.put("/pay/payments/pay_1/evidence", content=body)
 
     assert reply.json()["body_length"] == len(body)
     assert reply.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
@@ -254,7 +254,7 @@ async def test_a_large_body_is_forwarded_intact(gateway: httpx.AsyncClient) -> N
 async def test_the_backend_status_and_end_to_end_headers_come_back(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.post("/v1/payments/status/201", content=b"{}")
+    reply = await gateway.post("/pay/payments/status/201", content=b"{}")
 
     assert reply.status_code == 201
     assert reply.headers["x-backend"] == "echo"
@@ -263,7 +263,7 @@ async def test_the_backend_status_and_end_to_end_headers_come_back(
 
 
 async def test_a_backend_error_status_is_passed_through(gateway: httpx.AsyncClient) -> None:
-    reply = await gateway.get("/v1/payments/status/422")
+    reply = await gateway.get("/pay/payments/status/422")
 
     assert reply.status_code == 422
     assert reply.json()["method"] == "GET"
@@ -282,7 +282,7 @@ async def test_both_set_cookie_headers_come_back_separately(gateway: httpx.Async
 
 @pytest.mark.parametrize(
     ("path", "backend_name"),
-    [("/v1/payments", "payments"), ("/account", "identity"), ("/registers/country", "registers")],
+    [("/pay/payments", "payments"), ("/account", "identity"), ("/registers/country", "registers")],
 )
 async def test_each_backend_is_reached_through_its_own_prefix(
     gateway: httpx.AsyncClient, path: str, backend_name: str
@@ -299,20 +299,28 @@ async def test_each_backend_is_reached_through_its_own_prefix(
 async def test_a_cookie_one_caller_received_is_never_sent_with_another_callers_request(
     gateway: httpx.AsyncClient,
 ) -> None:
-    first = await gateway.get("/v1/payments")
+    first = await gateway.get("/pay/payments")
     assert "session=abc" in ",".join(first.headers.get_list("set-cookie"))
     gateway.cookies.clear()
 
-    second = await gateway.get("/v1/payments")
+    second = await gateway.get("/pay/payments")
 
     assert "cookie" not in received_headers(second)
+
+
+async def test_a_principal_header_sent_by_a_caller_never_reaches_a_backend(
+    gateway: httpx.AsyncClient,
+) -> None:
+    reply = await gateway.get("/pay/payments", headers={"X-Govplat-Principal": "forged"})
+
+    assert "x-govplat-principal" not in received_headers(reply)
 
 
 async def test_the_gateway_sets_x_forwarded_for_to_the_caller_it_saw(
     gateway: httpx.AsyncClient,
 ) -> None:
     reply = await gateway.get(
-        "/v1/payments", headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example"}
+        "/pay/payments", headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example"}
     )
 
     headers = received_headers(reply)
@@ -325,14 +333,14 @@ async def test_the_gateway_sets_x_forwarded_for_to_the_caller_it_saw(
 async def test_the_backend_gets_its_own_host_header(
     backend: ThreadedServer, gateway: httpx.AsyncClient
 ) -> None:
-    reply = await gateway.get("/v1/payments")
+    reply = await gateway.get("/pay/payments")
 
     assert received_headers(reply)["host"] == [f"127.0.0.1:{backend.port}"]
 
 
 async def test_hop_by_hop_request_headers_are_not_forwarded(gateway: httpx.AsyncClient) -> None:
     reply = await gateway.post(
-        "/v1/payments",
+        "/pay/payments",
         content=b"{}",
         headers={
             "Connection": "close, X-Private-Hop",
@@ -366,7 +374,7 @@ async def test_hop_by_hop_request_headers_are_not_forwarded(gateway: httpx.Async
 async def test_hop_by_hop_and_server_owned_response_headers_are_not_passed_back(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.get("/v1/payments")
+    reply = await gateway.get("/pay/payments")
 
     assert "keep-alive" not in reply.headers
     assert "server" not in reply.headers
@@ -378,7 +386,7 @@ async def test_hop_by_hop_and_server_owned_response_headers_are_not_passed_back(
 
 
 async def test_a_callers_safe_request_id_is_kept_and_forwarded(gateway: httpx.AsyncClient) -> None:
-    reply = await gateway.get("/v1/payments", headers={"X-Request-Id": "req-123.abc:9_Z"})
+    reply = await gateway.get("/pay/payments", headers={"X-Request-Id": "req-123.abc:9_Z"})
 
     assert reply.headers["x-request-id"] == "req-123.abc:9_Z"
     assert received_headers(reply)["x-request-id"] == ["req-123.abc:9_Z"]
@@ -388,7 +396,7 @@ async def test_a_callers_safe_request_id_is_kept_and_forwarded(gateway: httpx.As
 async def test_an_unsafe_request_id_is_replaced_by_a_new_one(
     gateway: httpx.AsyncClient, unsafe: str
 ) -> None:
-    reply = await gateway.get("/v1/payments", headers={"X-Request-Id": unsafe})
+    reply = await gateway.get("/pay/payments", headers={"X-Request-Id": unsafe})
 
     returned = reply.headers["x-request-id"]
     assert returned != unsafe
@@ -399,7 +407,7 @@ async def test_an_unsafe_request_id_is_replaced_by_a_new_one(
 async def test_a_request_without_an_id_gets_one_that_the_backend_sees_too(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.get("/v1/payments")
+    reply = await gateway.get("/pay/payments")
 
     returned = reply.headers["x-request-id"]
     assert uuid.UUID(returned)
@@ -407,8 +415,8 @@ async def test_a_request_without_an_id_gets_one_that_the_backend_sees_too(
 
 
 async def test_two_requests_without_ids_get_different_ids(gateway: httpx.AsyncClient) -> None:
-    first = await gateway.get("/v1/payments")
-    second = await gateway.get("/v1/payments")
+    first = await gateway.get("/pay/payments")
+    second = await gateway.get("/pay/payments")
 
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
@@ -430,7 +438,7 @@ async def test_a_backend_that_is_down_is_a_json_502_without_internal_detail(
     gateway: httpx.AsyncClient,
 ) -> None:
     reply = await gateway.post(
-        "/v2/notifications/email", json={"email_address": "someone@example.com"}
+        "/admin/notify/notifications/email", json={"email_address": "someone@example.com"}
     )
 
     assert reply.status_code == 502
@@ -447,7 +455,7 @@ async def test_a_backend_that_is_too_slow_is_a_json_504(backend: ThreadedServer)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
         ) as client:
-            reply = await client.get("/v1/payments/slow")
+            reply = await client.get("/pay/payments/slow")
 
     assert reply.status_code == 504
     assert reply.json() == {"error": "upstream timeout"}

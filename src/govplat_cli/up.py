@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from govkit.events import connect, ensure_streams
 from govkit.migrations import upgrade
 from govkit.nats_server import NatsServer, port_open
+from govkit.principal import new_key_pair
 from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat_cli.components import COMPONENTS, SERVICES
 from govplat_cli.identity_admin import AdminError, IdentityAdmin
@@ -217,8 +218,9 @@ class Platform:
             ) from None
 
     def identity_secrets(self) -> dict[str, str]:
-        """Identity's secret key and admin token: from the settings, else from
-        ``DATA_DIR/secrets.json`` (created with random values on first use, mode 600)."""
+        """Identity's secret key and admin token (from the settings, else from
+        ``DATA_DIR/secrets.json``) and the gateway's principal key pair, created with
+        random values on first use (the file has mode 600)."""
         path = self.data_dir / "secrets.json"
         stored: dict[str, str] = {}
         if path.exists():
@@ -228,13 +230,20 @@ class Platform:
             if not stored.get(key):
                 stored[key] = secrets.token_urlsafe(48)
                 changed = True
+        if not stored.get("principal_private_key"):
+            stored["principal_private_key"], stored["principal_public_key"] = new_key_pair()
+            changed = True
         if changed:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600, exist_ok=True)
             path.write_text(json.dumps(stored, indent=2) + "\n")
         return {
-            key: getattr(self.settings, key) or stored[key]
-            for key in ("identity_secret_key", "identity_admin_token")
+            **{
+                key: getattr(self.settings, key) or stored[key]
+                for key in ("identity_secret_key", "identity_admin_token")
+            },
+            "principal_private_key": stored["principal_private_key"],
+            "principal_public_key": stored["principal_public_key"],
         }
 
     def child_env(self, name: str) -> dict[str, str]:
@@ -245,7 +254,9 @@ class Platform:
             for key, value in os.environ.items()
             if not (
                 key.startswith("GOVPLAT_")
-                and key.endswith(("_PORT", "_URL", "_SECRET_KEY", "_ADMIN_TOKEN", "_ISSUER"))
+                and key.endswith(
+                    ("_PORT", "_URL", "_SECRET_KEY", "_ADMIN_TOKEN", "_ISSUER", "_KEY", "_ADDRESS")
+                )
             )
         }
         env.update(
@@ -261,8 +272,15 @@ class Platform:
         env.pop("NATS_URL", None)
         if name in SERVICES:
             env["GOVPLAT_DATABASE_URL"] = self.settings.database_url(name)
+        secrets_ = self.identity_secrets()
+        if name == "gateway":
+            env["GOVPLAT_PRINCIPAL_PRIVATE_KEY"] = secrets_["principal_private_key"]
+            env["GOVPLAT_IDENTITY_GRPC_ADDRESS"] = (
+                f"{self.settings.host}:{self.settings.ports('identity')[1]}"
+            )
+        else:
+            env["GOVPLAT_PRINCIPAL_PUBLIC_KEY"] = secrets_["principal_public_key"]
         if name == "identity":
-            secrets_ = self.identity_secrets()
             env["GOVPLAT_SECRET_KEY"] = secrets_["identity_secret_key"]
             env["GOVPLAT_ADMIN_TOKEN"] = secrets_["identity_admin_token"]
             env["GOVPLAT_ISSUER"] = self.gateway_url
@@ -375,7 +393,9 @@ class Platform:
         as long as the data folder does (the account keeps its first password).
         """
         secret_key = self.identity_secrets()["identity_secret_key"]
-        digest = hmac.new(secret_key.encode(), b"govplat sandbox citizen password", hashlib.sha256).digest()
+        digest = hmac.new(
+            secret_key.encode(), b"govplat sandbox citizen password", hashlib.sha256
+        ).digest()
         password = "Sandbox-" + base64.urlsafe_b64encode(digest).decode()[:20]
         url = f"http://{self.settings.host}:{self.settings.ports('identity')[0]}/admin/identity/sandbox/citizen"
         try:
@@ -386,9 +406,13 @@ class Platform:
                 timeout=30,
             )
         except httpx.HTTPError as error:
-            raise PlatformError(f"seeding the sandbox citizen failed: {type(error).__name__}") from None
+            raise PlatformError(
+                f"seeding the sandbox citizen failed: {type(error).__name__}"
+            ) from None
         if response.status_code != 201:
-            raise PlatformError(f"seeding the sandbox citizen failed: {response.status_code} {response.text[:200]}")
+            raise PlatformError(
+                f"seeding the sandbox citizen failed: {response.status_code} {response.text[:200]}"
+            )
         return {
             "citizen_email": SANDBOX_CITIZEN_EMAIL,
             "citizen_password": password,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from gateway import http_api, proxy
+from gateway.auth import Authenticator
 from gateway.config import Settings
+from govkit.principal import PrincipalSigner
 from govkit.runtime import Component
 
 
@@ -11,7 +13,8 @@ def build(settings: Settings | None = None) -> Component:
     """The gateway component, ready to ``serve()``.
 
     Its readiness check asks every backend's ``/readyz``: the gateway reports
-    ready when the platform behind it can answer.
+    ready when the platform behind it can answer. Credentials are checked with
+    identity's gRPC API and a principal signed for each backend is forwarded.
     """
     settings = settings or Settings.load()
     backends = settings.backend_urls()
@@ -25,13 +28,17 @@ def build(settings: Settings | None = None) -> Component:
 
         return check
 
+    authenticator = Authenticator(settings.identity_grpc_address, ttl=settings.auth_cache_seconds)
+    signer = PrincipalSigner(settings.principal_private_key.get_secret_value())
+
     async def close_client(_component: Component) -> None:
         await client.aclose()
+        await authenticator.close()
 
     return Component(
         name="gateway",
         settings=settings,
-        http_app=http_api.create_app(backends, client),
+        http_app=http_api.create_app(backends, client, authenticator, signer),
         uses_nats=False,
         extra_checks={name: backend_ready(name, url) for name, url in backends.items()},
         on_stop=close_client,

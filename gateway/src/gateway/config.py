@@ -5,11 +5,16 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 - ``IDENTITY_URL``, ``PAYMENTS_URL``, ``NOTIFY_URL``, ``REGISTERS_URL``: each
   backend's HTTP base URL (defaults: ``http://127.0.0.1:8001`` ... ``:8004``).
 - ``UPSTREAM_TIMEOUT_SECONDS``: how long a forwarded request may take (default 30).
+- ``PRINCIPAL_PRIVATE_KEY`` (required): the Ed25519 private JWK (JSON) that signs
+  the principal forwarded to services (``govplat up`` generates it).
+- ``IDENTITY_GRPC_ADDRESS`` (default ``127.0.0.1:50051``): where credentials are verified.
+- ``AUTH_CACHE_SECONDS`` (default 30, at most 30): how long a verified credential is
+  trusted without asking identity again, so a revoked key stops working within it.
 
 Default ports: HTTP 8000, gRPC 9000.
 """
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, SecretStr
 
 from govkit.settings import ComponentSettings
 
@@ -25,6 +30,9 @@ class Settings(ComponentSettings):
     notify_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
     registers_url: HttpUrl = HttpUrl("http://127.0.0.1:8004")
     upstream_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    principal_private_key: SecretStr = Field(min_length=20)
+    identity_grpc_address: str = "127.0.0.1:50051"
+    auth_cache_seconds: float = Field(default=30.0, ge=0, le=30)
 
     def backend_urls(self) -> dict[str, str]:
         """Backend name → base URL without a trailing slash."""

@@ -54,9 +54,13 @@ def upstream_client(timeout_seconds: float = 30.0) -> httpx.AsyncClient:
 GATEWAY_OWNED = frozenset({"date", "server"})
 
 
-def forward_headers(request: Request, request_id: str) -> list[tuple[bytes, bytes]]:
+def forward_headers(
+    request: Request, request_id: str, principal: str | None = None
+) -> list[tuple[bytes, bytes]]:
     """The request's headers for the backend, as raw bytes (a header may carry any
-    byte, not only ASCII): end-to-end ones plus forwarding headers."""
+    byte, not only ASCII): end-to-end ones plus forwarding headers. A caller's
+    ``X-Govplat-Principal`` is always dropped; with ``principal`` (the gateway's own,
+    signed), the caller's ``Authorization`` is dropped too: the backend needs only the principal."""
     connection_tokens = {
         t.strip().lower() for t in request.headers.get("connection", "").split(",") if t.strip()
     }
@@ -68,6 +72,8 @@ def forward_headers(request: Request, request_id: str) -> list[tuple[bytes, byte
             or name in connection_tokens
             or name.startswith("x-forwarded-")
             or name == "x-request-id"
+            or name == "x-govplat-principal"
+            or (principal is not None and name == "authorization")
         ):
             continue
         headers.append((raw_name, raw_value))
@@ -78,6 +84,8 @@ def forward_headers(request: Request, request_id: str) -> list[tuple[bytes, byte
         (b"x-forwarded-host", request.headers.get("host", "").encode("latin-1", "replace")),
         (b"x-request-id", request_id.encode("latin-1")),
     ]
+    if principal is not None:
+        headers.append((b"x-govplat-principal", principal.encode("ascii")))
     return headers
 
 
@@ -97,7 +105,11 @@ def path_is_safe(raw_path: bytes) -> bool:
 
 
 async def forward(
-    client: httpx.AsyncClient, base_url: str, request: Request, request_id: str
+    client: httpx.AsyncClient,
+    base_url: str,
+    request: Request,
+    request_id: str,
+    principal: str | None = None,
 ) -> Response:
     """Send ``request`` to ``base_url`` + its raw path and query, and stream the answer back.
 
@@ -118,7 +130,10 @@ async def forward(
     attempts = 2 if request.method in IDEMPOTENT else 1
     for attempt in range(attempts):
         upstream_request = client.build_request(
-            request.method, url, headers=forward_headers(request, request_id), content=body
+            request.method,
+            url,
+            headers=forward_headers(request, request_id, principal),
+            content=body,
         )
         try:
             upstream = await client.send(upstream_request, stream=True)

@@ -61,3 +61,24 @@ def backend_for(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return backend
     return None
+
+
+#: Methods that change a register (need a ``registers:write:<name>`` access token).
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def auth_for(path: str, method: str) -> str | None:
+    """Which credential a request needs at the gateway: ``notify`` (``/v2``),
+    ``payments`` (``/v1``), ``oauth`` (register writes), or ``None`` (public reads,
+    identity's own endpoints, hosted payment pages, admin APIs that check the
+    operator token themselves)."""
+    backend = backend_for(path)
+    if path.startswith("/admin/"):
+        return None
+    if backend == "notify":
+        return "notify"
+    if backend == "payments" and (path == "/v1" or path.startswith("/v1/")):
+        return "payments"
+    if backend == "registers" and method in WRITE_METHODS:
+        return "oauth"
+    return None

@@ -49,6 +49,8 @@ class ComponentSettings(BaseSettings):
     - ``GRPC_REFLECTION``: serve gRPC server reflection (default on).
     - ``SHUTDOWN_GRACE_SECONDS``: how long in-flight requests may finish after SIGTERM.
     - ``PARENT_PID``: set by ``govplat up``; the component stops when that process is gone.
+    - ``PRINCIPAL_PUBLIC_KEY``: the gateway's Ed25519 public JWK (JSON), to verify the
+      ``X-Govplat-Principal`` of each request (:mod:`govkit.principal`).
     """
 
     model_config = SettingsConfigDict(
@@ -68,6 +70,7 @@ class ComponentSettings(BaseSettings):
     grpc_reflection: bool = True
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=60)
     parent_pid: int | None = None
+    principal_public_key: str | None = None
 
     @field_validator("http_port", "grpc_port")
     @classmethod
