@@ -143,3 +143,22 @@ def test_register_reads_are_public_and_writes_need_an_access_token(running_platf
     write = httpx.post(f"{gateway}/registers/country/entries", json={}, timeout=10)
     assert read.status_code != 401
     assert write.status_code == 401 and write.json()["error"] == "invalid_token"
+
+
+def test_a_spoofed_x_forwarded_for_does_not_escape_the_pay_quota(running_platform):
+    key = running_platform.credentials()["pay_api_key"]
+    statuses = []
+    with httpx.Client(timeout=10) as client:
+        for number in range(40):
+            answer = client.post(
+                f"{running_platform.gateway_url}/v1/payments",
+                headers={
+                    "Authorization": f"Bearer {key}",
+                    "X-Forwarded-For": f"203.0.113.{number}",
+                },
+                json={},
+            )
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                assert answer.json() == {"code": "P0900", "description": "Too many requests"}
+    assert 429 in statuses, "40 POSTs well inside a few seconds hit the 15 per second quota"

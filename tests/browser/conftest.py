@@ -29,9 +29,13 @@ IDENTITY_STREAM = "GOVPLAT_IDENTITY"
 CODE_SUBJECT = "govplat.identity.v1.verification_code_requested"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """A headless Chromium (``/usr/bin/chromium``) for the whole session."""
+    """A headless Chromium (``/usr/bin/chromium``) for one test module.
+
+    Not for the whole session: Playwright's sync API keeps its event loop running
+    on the main thread until it stops, and asyncio tests that run after the
+    browser tests in the same process could not start their own loop."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run browser tests")
     from playwright.sync_api import sync_playwright
@@ -102,13 +106,14 @@ async def _codes_for(nats_url: str, destination: str) -> list[str]:
 
 @pytest.fixture
 def read_code(running_platform):
-    """``read_code(email, after=0)``: the newest verification code emailed to
-    ``email``, waiting (up to 20 s) until more than ``after`` codes were sent."""
+    """``read_code(destination, after=0)``: the newest verification code sent to
+    ``destination`` (an email address, or an E.164 phone number for text messages),
+    waiting (up to 20 s) until more than ``after`` codes were sent there."""
 
-    def read(email: str, after: int = 0) -> str:
+    def read(destination: str, after: int = 0) -> str:
         deadline = time.monotonic() + 20
         while True:
-            codes = _in_thread(_codes_for(running_platform.nats_url, email))
+            codes = _in_thread(_codes_for(running_platform.nats_url, destination))
             if len(codes) > after:
                 return codes[-1]
             if time.monotonic() > deadline:

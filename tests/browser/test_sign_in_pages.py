@@ -1,6 +1,8 @@
 """The citizen's sign-up and sign-in pages in a real browser, through the gateway of
 the real platform (``govplat up``): sign-up with the emailed code (read from NATS
-JetStream), an authenticator app, sign-out, sign-in with password and TOTP.
+JetStream); a second factor, either an authenticator app or text messages (the
+texted codes read from JetStream too); sign-out; sign-in with the password and the
+app's code or a texted code.
 
 Also, without a browser: CSRF refusal and the lockout page, over plain HTTP.
 """
@@ -8,6 +10,7 @@ Also, without a browser: CSRF refusal and the lockout page, over plain HTTP.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 
 import httpx
@@ -19,6 +22,12 @@ PASSWORD = "correct horse battery staple"
 
 def fresh_email() -> str:
     return f"citizen-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def fresh_mobile() -> tuple[str, str]:
+    """A UK mobile number no other test uses: (as a citizen types it, E.164)."""
+    digits = f"{secrets.randbelow(10**6):06d}"
+    return f"07912 {digits}", f"+447912{digits}"
 
 
 def assert_every_input_is_labelled(page) -> None:
@@ -73,6 +82,10 @@ def test_sign_up_set_up_an_app_sign_out_and_sign_in_with_two_factors(
     assert page.locator("#account-level").inner_text() == "Cl"
     page.get_by_role("link", name="Set up a second factor").click()
     page.wait_for_url(re.compile(r"/account/second-factor$"))
+    assert_every_input_is_labelled(page)
+    page.get_by_label("Authenticator app").check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account/second-factor/app$"))
     secret = page.locator("#totp-secret").inner_text().strip()
     assert page.locator("#totp-uri").inner_text().startswith("otpauth://totp/")
     assert_every_input_is_labelled(page)
@@ -83,20 +96,8 @@ def test_sign_up_set_up_an_app_sign_out_and_sign_in_with_two_factors(
     page.wait_for_url(re.compile(r"/account$"))
     assert page.locator("#account-level").inner_text() == "Cl.Cm"
 
-    # Sign out: the account page now asks to sign in.
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(re.compile(r"/account/signed-out$"))
-    page.goto(f"{gateway}/account")
-    page.wait_for_url(re.compile(r"/sign-in$"))
-
-    # Sign in: password, then the app's code.
-    assert_every_input_is_labelled(page)
-    assert page.get_by_label("Password").get_attribute("autocomplete") == "current-password"
-    page.get_by_label("Email address").fill(email.upper())
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/sign-in/second-factor$"))
-    assert_every_input_is_labelled(page)
+    # Sign out, then sign in: password, then the app's code.
+    sign_out_then_type_the_password(page, gateway, email)
     page.get_by_label("Enter the 6-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/account$"))
@@ -104,6 +105,94 @@ def test_sign_up_set_up_an_app_sign_out_and_sign_in_with_two_factors(
     assert page.locator("#account-level").inner_text() == "Cl.Cm"
     session = next(c for c in page.context.cookies() if c["name"] == "govplat_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax"
+
+
+def sign_up_with_the_emailed_code(page, gateway: str, email: str, read_code) -> None:
+    """Create an account and verify its email; ends on the account page at ``Cl``."""
+    page.goto(f"{gateway}/sign-up")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Create a password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/sign-up/verify-email$"))
+    page.get_by_label("Enter the 6-digit code").fill(read_code(email))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-level").inner_text() == "Cl"
+
+
+def sign_out_then_type_the_password(page, gateway: str, email: str) -> None:
+    """Sign out (the account page then asks to sign in) and sign in with the email
+    and password; ends on the second-factor page."""
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/account/signed-out$"))
+    page.goto(f"{gateway}/account")
+    page.wait_for_url(re.compile(r"/sign-in$"))
+    assert_every_input_is_labelled(page)
+    assert page.get_by_label("Password").get_attribute("autocomplete") == "current-password"
+    page.get_by_label("Email address").fill(email.upper())
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/sign-in/second-factor$"))
+    assert_every_input_is_labelled(page)
+
+
+def test_sign_up_choose_text_messages_and_sign_in_with_the_password_and_a_texted_code(
+    running_platform, page, read_code
+):
+    gateway = running_platform.gateway_url
+    email = fresh_email()
+    typed, e164 = fresh_mobile()
+    sign_up_with_the_emailed_code(page, gateway, email, read_code)
+
+    # Choose text messages.
+    page.get_by_role("link", name="Set up a second factor").click()
+    page.wait_for_url(re.compile(r"/account/second-factor$"))
+    page.get_by_label("Text message").check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account/second-factor/sms$"))
+    assert_every_input_is_labelled(page)
+    phone = page.get_by_label("Mobile phone number")
+    assert phone.get_attribute("type") == "tel"
+    assert phone.get_attribute("autocomplete") == "tel"
+
+    # Something that is not a phone number is refused, the reason in the summary.
+    phone.fill("12345")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.get_by_role("alert")
+    assert "Enter a UK mobile phone number" in summary.inner_text()
+    assert summary.get_by_role("link").get_attribute("href") == "#phone_number"
+    assert page.get_by_label("Mobile phone number").get_attribute("aria-invalid") == "true"
+
+    # A UK number typed without +44: the code goes to its E.164 form.
+    page.get_by_label("Mobile phone number").fill(typed)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account/second-factor/sms/code$"))
+    assert page.locator("#phone-number").inner_text() == f"+44 7912 {e164[-6:]}"
+    code_input = page.get_by_label("Enter the 6-digit code")
+    assert code_input.get_attribute("autocomplete") == "one-time-code"
+    code_input.fill(read_code(e164))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-level").inner_text() == "Cl.Cm"
+    assert page.locator("#phone-ending").inner_text() == e164[-4:]
+
+    # Sign out, then sign in: the password texts a code to the number.
+    sign_out_then_type_the_password(page, gateway, email)
+    assert page.locator("#phone-ending").inner_text() == e164[-4:]
+    first = read_code(e164, after=1)
+    page.get_by_label("Enter the 6-digit code").fill(f"{(int(first) + 1) % 1_000_000:06d}")
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_role("alert").get_by_role("link").get_attribute("href") == "#code"
+
+    # Ask for a new code: the earlier one stops working, the new one signs in.
+    page.get_by_role("button", name="Send a new code").click()
+    page.wait_for_url(re.compile(r"/sign-in/second-factor\?sent=1$"))
+    assert "We have sent you a new code" in page.get_by_role("status").inner_text()
+    page.get_by_label("Enter the 6-digit code").fill(read_code(e164, after=2))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.locator("#account-email").inner_text() == email
+    assert page.locator("#account-level").inner_text() == "Cl.Cm"
 
 
 def test_an_empty_sign_in_lists_each_error_and_links_to_its_field(running_platform, page):

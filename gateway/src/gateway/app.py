@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway import http_api, proxy
 from gateway.auth import Authenticator
 from gateway.config import Settings
+from gateway.quotas import Quotas
 from govkit.principal import PrincipalSigner
 from govkit.runtime import Component
 
@@ -30,6 +31,11 @@ def build(settings: Settings | None = None) -> Component:
 
     authenticator = Authenticator(settings.identity_grpc_address, ttl=settings.auth_cache_seconds)
     signer = PrincipalSigner(settings.principal_private_key.get_secret_value())
+    quotas = Quotas(
+        settings.rate_limit_storage,
+        notify_per_minute=settings.notify_rate_limit_per_minute,
+        pay_posts_per_second=settings.pay_posts_per_second,
+    )
 
     async def close_client(_component: Component) -> None:
         await client.aclose()
@@ -38,7 +44,7 @@ def build(settings: Settings | None = None) -> Component:
     return Component(
         name="gateway",
         settings=settings,
-        http_app=http_api.create_app(backends, client, authenticator, signer),
+        http_app=http_api.create_app(backends, client, authenticator, signer, quotas),
         uses_nats=False,
         extra_checks={name: backend_ready(name, url) for name, url in backends.items()},
         on_stop=close_client,

@@ -8,6 +8,9 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 - ``PRINCIPAL_PRIVATE_KEY`` (required): the Ed25519 private JWK (JSON) that signs
   the principal forwarded to services (``govplat up`` generates it).
 - ``IDENTITY_GRPC_ADDRESS`` (default ``127.0.0.1:50051``): where credentials are verified.
+- ``RATE_LIMIT_STORAGE`` (default ``memory://``): ``redis://host:6379/0`` to share
+  quota counts between gateway replicas.
+- ``NOTIFY_RATE_LIMIT_PER_MINUTE`` (3000) and ``PAY_POSTS_PER_SECOND`` (15): quotas.
 - ``AUTH_CACHE_SECONDS`` (default 30, at most 30): how long a verified credential is
   trusted without asking identity again, so a revoked key stops working within it.
 
@@ -33,6 +36,9 @@ class Settings(ComponentSettings):
     principal_private_key: SecretStr = Field(min_length=20)
     identity_grpc_address: str = "127.0.0.1:50051"
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=30)
+    rate_limit_storage: str = Field(default="memory://", pattern=r"^(memory://|rediss?://.+)$")
+    notify_rate_limit_per_minute: int = Field(default=3000, ge=1)
+    pay_posts_per_second: int = Field(default=15, ge=1)
 
     def backend_urls(self) -> dict[str, str]:
         """Backend name → base URL without a trailing slash."""

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from gateway import proxy, routing
 from gateway.auth import Authenticator, Refusal
+from gateway.quotas import Quotas
 from govkit.http import request_id_from
 from govkit.principal import PrincipalSigner
 from govkit.telemetry import instrument_httpx
@@ -20,6 +21,7 @@ def create_app(
     client: httpx.AsyncClient,
     authenticator: Authenticator | None = None,
     signer: PrincipalSigner | None = None,
+    quotas: Quotas | None = None,
 ) -> FastAPI:
     """The gateway app.
 
@@ -57,6 +59,10 @@ def create_app(
                 outcome = await authenticator.bearer_access_token(authorization)
             if isinstance(outcome, Refusal):
                 return outcome.response
+            if quotas is not None:
+                over = await quotas.check(mode, outcome, request.method, request.url.path)
+                if over is not None:
+                    return over
             principal_token = signer.sign(outcome, backend)
         return await proxy.forward(
             client, backend_urls[backend], request, request_id, principal_token

@@ -371,6 +371,232 @@ async def test_second_factor_checks_need_an_enrolled_account(context):
         await accounts.confirm_totp(context, account_id, "123456")
 
 
+# -- text message second factor ----------------------------------------------------
+
+MOBILE = "07912 345678"
+MOBILE_E164 = "+447912345678"
+
+
+async def with_sms(context: Context, email: str = "citizen@example.com") -> str:
+    account_id = await verified_account(context, email)
+    await accounts.start_sms_setup(context, account_id, MOBILE)
+    await accounts.confirm_sms(context, account_id, MOBILE, await last_code(context))
+    return account_id
+
+
+def another_code(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def second_factor_outcomes(context: Context, account_id: str, *codes: str) -> list:
+    """What ``verify_second_factor`` did with each code in turn: the error's class,
+    or ``"accepted"``."""
+    outcomes = []
+    for code in codes:
+        try:
+            await accounts.verify_second_factor(context, account_id, code)
+        except accounts.AccountError as exc:
+            outcomes.append(type(exc))
+        else:
+            outcomes.append("accepted")
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("07912 345678", "+447912345678"),
+        ("07912-345-678", "+447912345678"),
+        ("+44 (0)7912 345678", "+447912345678"),
+        ("0044 7912 345678", "+447912345678"),
+        ("+33 6 12 34 56 78", "+33612345678"),
+        ("+1 650 253 0000", "+16502530000"),
+    ],
+)
+def test_phone_numbers_are_read_as_uk_numbers_unless_they_have_a_country_code(typed, e164):
+    assert accounts.normalise_phone_number(typed) == e164
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "Enter a mobile phone number"),
+        ("12345", "Enter a UK mobile phone number, like 07911 123456, or an international"),
+        ("not a number", "Enter a UK mobile phone number"),
+        ("07912 3456789", "Enter a UK mobile phone number"),
+        ("+999 1234 5678", "Enter a UK mobile phone number"),
+        ("0" * 41, "Enter a UK mobile phone number"),
+        ("020 7946 0000", "Enter a mobile phone number: we cannot text a landline"),
+        ("+33 1 23 45 67 89", "Enter a mobile phone number: we cannot text a landline"),
+    ],
+)
+async def test_invalid_phone_numbers_are_refused_with_a_clear_message_and_nothing_is_sent(
+    context, typed, message
+):
+    account_id = await verified_account(context)
+    before = await outbox_events(context)
+
+    with pytest.raises(accounts.InvalidInput) as caught:
+        await accounts.start_sms_setup(context, account_id, typed)
+
+    assert list(caught.value.errors) == ["phone_number"]
+    assert caught.value.errors["phone_number"].startswith(message)
+    assert await outbox_events(context) == before
+
+
+async def test_sms_setup_texts_a_hashed_code_to_the_e164_number_and_the_code_turns_sms_on(
+    context,
+):
+    account_id = await verified_account(context)
+
+    sent = await accounts.start_sms_setup(context, account_id, MOBILE)
+
+    assert sent.phone_number == MOBILE_E164
+    code = (await codes_sent(context))[-1]
+    assert code.account_id == account_id
+    assert code.channel == events_pb2.VERIFICATION_CHANNEL_SMS
+    assert code.purpose == events_pb2.VERIFICATION_PURPOSE_SIGN_IN
+    assert code.destination == MOBILE_E164
+    assert len(code.code) == 6 and code.code.isdigit()
+    assert code.expire_time.ToDatetime().replace(tzinfo=utcnow().tzinfo) == sent.expires_at
+    assert (await outbox_events(context))[-1][1] == account_id  # ce-subject
+    async with context.db.read() as session:
+        stored = await session.scalar(select(OneTimeCode).where(OneTimeCode.purpose == "sms_setup"))
+    assert code.code not in stored.code_hash and stored.code_hash != sha256_hex(code.code)
+    # Nothing changes until the code comes back.
+    account = await get_account(context, account_id)
+    assert account.mfa_method is None and account.phone_number is None
+
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.confirm_sms(context, account_id, MOBILE, another_code(code.code))
+    info = await accounts.confirm_sms(context, account_id, "+44 7912 345678", code.code)
+
+    assert info.second_factor == "sms" and info.phone_number == MOBILE_E164
+    account = await get_account(context, account_id)
+    assert account.mfa_method == "sms" and account.phone_number == MOBILE_E164
+    with pytest.raises(accounts.AlreadyEnrolled):
+        await accounts.start_sms_setup(context, account_id, MOBILE)
+    with pytest.raises(accounts.AlreadyEnrolled):
+        await accounts.start_totp_setup(context, account_id)
+
+
+async def test_a_setup_code_confirms_only_the_number_it_was_texted_to(context):
+    account_id = await verified_account(context)
+    await accounts.start_sms_setup(context, account_id, MOBILE)
+    code = await last_code(context)
+
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.confirm_sms(context, account_id, "07912 000000", code)
+    assert (await get_account(context, account_id)).phone_number is None
+
+    assert (await accounts.confirm_sms(context, account_id, MOBILE, code)).second_factor == "sms"
+
+
+async def test_sign_in_with_sms_texts_a_code_that_completes_the_sign_in_once(context):
+    account_id = await with_sms(context)
+
+    result = await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+
+    assert result.needs_second_factor and result.code_sent
+    sent = (await codes_sent(context))[-1]
+    assert sent.channel == events_pb2.VERIFICATION_CHANNEL_SMS
+    assert sent.purpose == events_pb2.VERIFICATION_PURPOSE_SIGN_IN
+    assert sent.destination == MOBILE_E164
+    info = await accounts.verify_second_factor(context, account_id, sent.code)
+    assert info.id == account_id and info.second_factor == "sms"
+    cookie = await accounts.create_session(context, account_id, "Cl.Cm")
+    assert (await accounts.current_session(context, cookie)).level == "Cl.Cm"
+    with pytest.raises(accounts.CodeExpired):  # single use
+        await accounts.verify_second_factor(context, account_id, sent.code)
+
+
+async def test_a_new_sign_in_code_replaces_the_last_one(context):
+    account_id = await with_sms(context)
+    await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    first = await last_code(context)
+
+    sent = await accounts.send_sign_in_code(context, account_id)
+
+    assert sent.phone_number == MOBILE_E164
+    second = await last_code(context)
+    if first != second:
+        with pytest.raises(accounts.CodeRejected):
+            await accounts.verify_second_factor(context, account_id, first)
+    await accounts.verify_second_factor(context, account_id, second)
+
+
+async def test_wrong_texted_codes_share_the_lockout_counter_and_no_code_is_sent_while_locked(
+    context,
+):
+    account_id = await with_sms(context)
+    with pytest.raises(accounts.SignInFailed):
+        await accounts.sign_in_password(context, "citizen@example.com", "wrong password!")
+    await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    code = await last_code(context)
+
+    wrong = another_code(code)
+    assert await second_factor_outcomes(context, account_id, wrong, wrong, code) == [
+        accounts.CodeRejected,
+        accounts.AccountLocked,
+        accounts.AccountLocked,
+    ]
+    sent_before = len(await codes_sent(context))
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.send_sign_in_code(context, account_id)
+    assert len(await codes_sent(context)) == sent_before
+
+    await asyncio.sleep(1.1)
+    await accounts.verify_second_factor(context, account_id, code)
+    assert (await get_account(context, account_id)).failed_attempts == 0
+
+
+async def test_a_texted_code_dies_after_five_wrong_tries_and_an_expired_one_is_refused(context):
+    context.settings = context.settings.model_copy(update={"max_failed_sign_ins": 100})
+    account_id = await with_sms(context)
+    await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    code = await last_code(context)
+
+    wrong = [another_code(code)] * accounts.CODE_MAX_ATTEMPTS
+    outcomes = await second_factor_outcomes(context, account_id, "12", *wrong, code)
+
+    # "12" is not 6 digits: refused, not counted. The fifth wrong code kills the code.
+    assert outcomes == [accounts.CodeRejected] * accounts.CODE_MAX_ATTEMPTS + [
+        accounts.CodeExpired,
+        accounts.CodeExpired,
+    ]
+    assert (await get_account(context, account_id)).failed_attempts == accounts.CODE_MAX_ATTEMPTS
+
+    await accounts.send_sign_in_code(context, account_id)
+    async with context.db.write() as session:
+        await session.execute(
+            update(OneTimeCode).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with pytest.raises(accounts.CodeExpired):
+        await accounts.verify_second_factor(context, account_id, await last_code(context))
+
+
+async def test_sign_in_codes_are_limited_to_five_an_hour(context):
+    account_id = await with_sms(context)
+    assert (await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)).code_sent
+    for _ in range(accounts.CODES_PER_HOUR - 1):
+        await accounts.send_sign_in_code(context, account_id)
+
+    with pytest.raises(accounts.TooManyCodes):
+        await accounts.send_sign_in_code(context, account_id)
+    again = await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
+    assert again.needs_second_factor and not again.code_sent
+    sign_in_codes = [c for c in await codes_sent(context) if c.destination == MOBILE_E164]
+    assert len(sign_in_codes) == 1 + accounts.CODES_PER_HOUR  # the setup code, then five
+
+
+async def test_sms_codes_cannot_be_asked_for_an_account_without_sms(context):
+    account_id, _ = await with_totp(context)
+
+    with pytest.raises(accounts.SecondFactorRequired):
+        await accounts.send_sign_in_code(context, account_id)
+    assert not (await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)).code_sent
+
+
 # -- sessions ---------------------------------------------------------------------
 
 

@@ -1,0 +1,164 @@
+"""Answers of the citizen's pages: templates, cookies, security headers, and the
+messages several pages share (refused form, bad link, expired request, lockout)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from identity.pages.forms import CSRF_COOKIE, Page, csrf_token_of, with_request
+from identity.security import new_token
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+STATIC_DIR = Path(__file__).parent.parent / "static"
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    # No form-action: after a form post, /authorize/continue redirects to the
+    # relying party, and browsers check form-action on every redirect.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A page that only says something.
+
+    Attributes:
+        status_code: HTTP status.
+        title: the heading (and the page title).
+        lines: its paragraphs.
+        link: an optional ``(href, text)`` link under them.
+    """
+
+    status_code: int
+    title: str
+    lines: tuple[str, ...]
+    link: tuple[str, str] | None = None
+
+
+#: 403: a form's CSRF token was missing or wrong.
+REFUSED = Message(
+    403,
+    "Your form could not be sent",
+    (
+        "For your security, we could not accept the form you sent: "
+        "it did not come from this page, or it was open too long.",
+        "Go back, reload the page and try again.",
+    ),
+)
+#: 400: the ``request`` parameter is malformed.
+BAD_REQUEST_ID = Message(
+    400, "This link is not valid", ("Go back to the service you were using and start again.",)
+)
+#: 400: the authorization request is unknown or has expired.
+EXPIRED_REQUEST = Message(
+    400,
+    "Your sign-in request has expired",
+    (
+        "You took too long, or the link was already used.",
+        "Go back to the service you were using and start again.",
+    ),
+    link=("/account", "Go to your account"),
+)
+#: 429: too many codes were sent this hour.
+TOO_MANY_CODES = Message(
+    429, "You asked for too many codes", ("Wait an hour, then ask for a new code.",)
+)
+#: After signing out.
+SIGNED_OUT = Message(
+    200,
+    "You have signed out",
+    ("You have signed out of your account on this device.",),
+    link=("/sign-in", "Sign in again"),
+)
+
+
+class Renderer:
+    """Renders pages and sets cookies (``Path=/``, ``HttpOnly``; ``Secure`` when
+    ``secure``, i.e. when the issuer is https)."""
+
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+
+    def set_cookie(
+        self,
+        response: Response,
+        name: str,
+        value: str,
+        *,
+        max_age: int | None,
+        same_site: str = "lax",
+    ) -> None:
+        """Set cookie ``name``; ``max_age`` in seconds, ``None`` for the browser session."""
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite=same_site,
+        )
+
+    def clear_cookie(self, response: Response, name: str) -> None:
+        """Remove cookie ``name`` from the browser."""
+        response.delete_cookie(name, path="/", secure=self.secure, httponly=True, samesite="lax")
+
+    def render(
+        self, at: Page | Request, template: str, status_code: int = 200, **values: object
+    ) -> HTMLResponse:
+        """An HTML page from ``template``, with the security headers.
+
+        The template gets ``values`` and ``csrf_token``, ``with_request``, and, unless
+        given, empty ``errors`` and ``values``, and the page's ``request_id`` and
+        ``signed_in``. A browser without a CSRF token is given one (cookie).
+        """
+        http = at.http if isinstance(at, Page) else at
+        token = csrf_token_of(http)
+        fresh = token is None
+        if fresh:
+            token = new_token(32)
+        values.setdefault("errors", {})
+        values.setdefault("values", {})
+        values.setdefault("request_id", at.request_id if isinstance(at, Page) else None)
+        values.setdefault("signed_in", at.signed_in if isinstance(at, Page) else None)
+        body = _environment.get_template(template).render(
+            csrf_token=token, with_request=with_request, **values
+        )
+        response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+        if fresh:
+            self.set_cookie(response, CSRF_COOKIE, token, max_age=None, same_site="strict")
+        return response
+
+    def redirect(self, url: str) -> RedirectResponse:
+        """``303 See Other`` to ``url``."""
+        return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+    def message(self, at: Page | Request, message: Message) -> HTMLResponse:
+        """A page that only says ``message``."""
+        values: dict[str, object] = {"title": message.title, "lines": list(message.lines)}
+        if message.link:
+            values["link"] = message.link
+        return self.render(at, "message.html", message.status_code, **values)
