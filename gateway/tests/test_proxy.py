@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -239,16 +240,41 @@ async def test_an_over_long_url_gets_414(gateway: httpx.AsyncClient) -> None:
     reply = await gateway.get("/pay/payments", params={"q": "x" * 20000})
 
     assert reply.status_code == 414
-    assert reply.json() == {"error": "request URI too long"}
+    assert reply.json() == {"code": "P0920", "description": "request URI too long"}
 
 
-async def test_a_large_body_is_forwarded_intact(gateway: httpx.AsyncClient) -> None:
-    body = bytes(range(256)) * 8192  # 2 MiB
+async def test_a_body_under_the_limit_is_forwarded_intact(gateway: httpx.AsyncClient) -> None:
+    body = bytes(range(256)) * 3900  # just under 1 MiB
 
     reply = await gateway.put("/pay/payments/pay_1/evidence", content=body)
 
     assert reply.json()["body_length"] == len(body)
     assert reply.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (
+            "/pay/payments",
+            {"code": "P0920", "description": "request body too large (at most 1048576 bytes)"},
+        ),
+        ("/admin/registers/upload", {"error": "request body too large (at most 1048576 bytes)"}),
+    ],
+)
+async def test_a_2_mb_body_gets_413_in_the_familys_format(
+    gateway: httpx.AsyncClient, path: str, expected: dict
+) -> None:
+    declared = await gateway.put(path, content=b"x" * (2 * 1024 * 1024))
+
+    async def chunks():
+        for _ in range(32):
+            yield b"y" * 65536
+
+    streamed = await gateway.put(path, content=chunks())
+
+    assert declared.status_code == 413 and declared.json() == expected
+    assert streamed.status_code == 413 and streamed.json() == expected
 
 
 async def test_the_backend_status_and_end_to_end_headers_come_back(
@@ -458,7 +484,7 @@ async def test_a_backend_that_is_too_slow_is_a_json_504(backend: ThreadedServer)
             reply = await client.get("/pay/payments/slow")
 
     assert reply.status_code == 504
-    assert reply.json() == {"error": "upstream timeout"}
+    assert reply.json() == {"code": "P0999", "description": "the service did not answer in time"}
 
 
 async def test_healthz_is_answered_by_the_gateway_itself(gateway: httpx.AsyncClient) -> None:
@@ -480,3 +506,70 @@ async def test_readyz_and_metrics_are_answered_by_the_gateway_itself(
     assert ready.json() == {"status": "ready", "component": "gateway", "checks": {}}
     assert metrics.status_code == 200
     assert "govplat_http_requests_total" in metrics.text
+
+
+async def test_a_backend_that_keeps_failing_gets_a_fast_503_once_its_breaker_opens(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """notify is a port where nothing listens: five failures open its circuit."""
+    failures = [await gateway.get("/admin/notify/templates") for _ in range(5)]
+    started = time.monotonic()
+    refused = await gateway.get("/admin/notify/templates")
+    elapsed = time.monotonic() - started
+
+    assert [r.status_code for r in failures] == [502] * 5
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "10"
+    assert refused.json() == {"error": "service temporarily unavailable"}
+    assert elapsed < 0.5
+    assert (await gateway.get("/pay/payments")).status_code == 200, (
+        "other backends are not affected"
+    )
+
+
+async def test_every_response_carries_security_headers(gateway: httpx.AsyncClient) -> None:
+    for path in ("/pay/payments", "/nowhere", "/healthz"):
+        reply = await gateway.get(path)
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert reply.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.5", "6.6.6.6", (), "203.0.113.5"),
+        ("203.0.113.5", "6.6.6.6", ("10.0.0.0/8",), "203.0.113.5"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.7", ("10.0.0.0/8",), "198.51.100.7"),
+        ("10.0.0.2", "198.51.100.7, 10.0.0.9", ("10.0.0.0/8",), "198.51.100.7"),
+        ("10.0.0.2", "not-an-address", ("10.0.0.0/8",), "10.0.0.2"),
+    ],
+    ids=["no-trusted-proxy", "untrusted-peer", "trusted-peer", "chain-of-proxies", "garbage"],
+)
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    peer, forwarded, trusted, expected
+) -> None:
+    from starlette.requests import Request
+
+    from gateway.http_api import client_address
+
+    scope = {
+        "type": "http",
+        "headers": [(b"x-forwarded-for", forwarded.encode())],
+        "client": (peer, 1234),
+    }
+    assert client_address(Request(scope), trusted) == expected
+
+
+async def test_the_access_log_has_no_query_string_or_credentials(
+    gateway: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="govplat.access")
+    await gateway.get(
+        "/pay/payments",
+        params={"token": "secret-token-value"},
+        headers={"Authorization": "Bearer secret-key-value"},
+    )
+    records = [r for r in caplog.records if r.name == "govplat.access"]
+    assert records and records[-1].route == "/pay" and records[-1].status == 200
+    logged = " ".join(str(vars(r)) for r in records)
+    assert "secret-token-value" not in logged and "secret-key-value" not in logged

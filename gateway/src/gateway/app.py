@@ -44,7 +44,19 @@ def build(settings: Settings | None = None) -> Component:
     return Component(
         name="gateway",
         settings=settings,
-        http_app=http_api.create_app(backends, client, authenticator, signer, quotas),
+        http_app=http_api.create_app(
+            backends,
+            client,
+            authenticator,
+            signer,
+            quotas,
+            http_api.EdgeOptions(
+                max_body_bytes=settings.max_body_bytes,
+                trusted_proxies=settings.trusted_proxy_list(),
+                breaker_threshold=settings.breaker_threshold,
+                breaker_cooldown=settings.breaker_cooldown_seconds,
+            ),
+        ),
         uses_nats=False,
         extra_checks={name: backend_ready(name, url) for name, url in backends.items()},
         on_stop=close_client,

@@ -11,6 +11,11 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 - ``RATE_LIMIT_STORAGE`` (default ``memory://``): ``redis://host:6379/0`` to share
   quota counts between gateway replicas.
 - ``NOTIFY_RATE_LIMIT_PER_MINUTE`` (3000) and ``PAY_POSTS_PER_SECOND`` (15): quotas.
+- ``MAX_BODY_BYTES`` (default 1 MiB; precompiled letters 8 MiB): larger bodies get 413.
+- ``TRUSTED_PROXIES`` (comma-separated addresses or networks, default none): proxies in
+  front of the gateway whose ``X-Forwarded-For`` is believed.
+- ``BREAKER_THRESHOLD`` (5) and ``BREAKER_COOLDOWN_SECONDS`` (10): a backend that
+  fails that many times in a row gets no requests (503) for that long.
 - ``AUTH_CACHE_SECONDS`` (default 30, at most 30): how long a verified credential is
   trusted without asking identity again, so a revoked key stops working within it.
 
@@ -39,6 +44,23 @@ class Settings(ComponentSettings):
     rate_limit_storage: str = Field(default="memory://", pattern=r"^(memory://|rediss?://.+)$")
     notify_rate_limit_per_minute: int = Field(default=3000, ge=1)
     pay_posts_per_second: int = Field(default=15, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    trusted_proxies: str = ""
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        """``TRUSTED_PROXIES`` (comma-separated addresses or networks) as a tuple.
+
+        Raises:
+            ValueError: for an entry that is not an address or network.
+        """
+        import ipaddress
+
+        entries = tuple(e.strip() for e in self.trusted_proxies.split(",") if e.strip())
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)
+        return entries
 
     def backend_urls(self) -> dict[str, str]:
         """Backend name → base URL without a trailing slash."""

@@ -1,19 +1,121 @@
-"""The gateway's HTTP side: forwarding by path and its own pages."""
+"""The gateway's HTTP side: authenticate, apply quotas and limits, forward by path.
+
+For each request: refuse an unsafe path (dot segments, encoded separators), find
+the backend (:mod:`gateway.routing`), authenticate the credential its API family
+needs (:mod:`gateway.auth`), count it against its quotas (:mod:`gateway.quotas`),
+then forward it with a principal signed for that backend (:mod:`gateway.proxy`),
+subject to a body-size limit, a per-route timeout and the backend's circuit breaker.
+Every response carries security headers; every request is written to the JSON
+access log (method, route prefix, status, duration, backend, request id; never the
+query string, headers or body, which may hold credentials or personal data) and
+counted in ``govplat_gateway_requests_total``.
+"""
 
 from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass, field
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter, Histogram
 
 from gateway import proxy, routing
 from gateway.auth import Authenticator, Refusal
+from gateway.breaker import CircuitBreaker
 from gateway.quotas import Quotas
 from govkit.http import request_id_from
 from govkit.principal import PrincipalSigner
 from govkit.telemetry import instrument_httpx
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+access_log = logging.getLogger("govplat.access")
+
+GATEWAY_REQUESTS = Counter(
+    "govplat_gateway_requests_total",
+    "Requests through the gateway",
+    ["backend", "route", "method", "status"],
+)
+GATEWAY_DURATION = Histogram(
+    "govplat_gateway_request_duration_seconds",
+    "Time to the backend's response headers, seconds",
+    ["backend", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+#: Headers added to every response unless the backend set its own.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+
+@dataclass
+class EdgeOptions:
+    """Limits and trust at the edge.
+
+    Attributes:
+        max_body_bytes: largest request body (bytes) by default: 1 MiB.
+        large_body_routes: path prefix → larger limit (bytes), e.g. precompiled letters.
+        timeouts: path prefix → seconds the backend may take (default: the client's).
+        trusted_proxies: addresses or networks of proxies in front of the gateway whose
+            ``X-Forwarded-For`` is believed; from anyone else it is ignored.
+        breaker_threshold / breaker_cooldown: consecutive failures to open a backend's
+            circuit, and seconds it stays open.
+    """
+
+    max_body_bytes: int = 1024 * 1024
+    large_body_routes: dict[str, int] = field(
+        default_factory=lambda: {"/v2/notifications/letter": 8 * 1024 * 1024}
+    )
+    timeouts: dict[str, float] = field(default_factory=dict)
+    trusted_proxies: tuple[str, ...] = ()
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 10.0
+
+    def body_limit(self, path: str) -> int:
+        """The body limit for ``path`` (bytes)."""
+        for prefix, limit in self.large_body_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return limit
+        return self.max_body_bytes
+
+    def timeout(self, path: str) -> float | None:
+        """The per-route timeout for ``path`` (seconds), or ``None`` for the default."""
+        for prefix, seconds in self.timeouts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return seconds
+        return None
+
+
+def client_address(request: Request, trusted: tuple[str, ...]) -> str:
+    """The caller's address: the peer, unless the peer is a trusted proxy, in which case
+    the right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
+    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    peer = request.client.host if request.client else ""
+    if not networks or not is_trusted(peer):
+        return peer
+    chain = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for address in reversed(chain):
+        if not is_trusted(address):
+            try:
+                return str(ipaddress.ip_address(address))
+            except ValueError:
+                return peer
+    return peer
 
 
 def create_app(
@@ -22,6 +124,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     signer: PrincipalSigner | None = None,
     quotas: Quotas | None = None,
+    options: EdgeOptions | None = None,
 ) -> FastAPI:
     """The gateway app.
 
@@ -30,11 +133,44 @@ def create_app(
         client: the pooled HTTP client used to reach backends (closed by the caller).
         authenticator / signer: check credentials and sign the principal; without
             them (tests of forwarding alone) requests that need a credential get 503.
+        quotas: the quotas; none are applied without them.
+        options: limits and trust at the edge (:class:`EdgeOptions`).
     """
+    options = options or EdgeOptions()
     app = FastAPI(
         title="govplat gateway", version="1.0.0", openapi_url=None, docs_url=None, redoc_url=None
     )
     instrument_httpx(client)
+    breakers = {
+        name: CircuitBreaker(options.breaker_threshold, options.breaker_cooldown)
+        for name in backend_urls
+    }
+    app.state.breakers = breakers
+
+    @app.middleware("http")
+    async def edge(request: Request, call_next) -> Response:
+        started = time.perf_counter()
+        request.state.client_address = client_address(request, options.trusted_proxies)
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        backend = getattr(request.state, "backend", "gateway")
+        route = getattr(request.state, "route", "other")
+        GATEWAY_REQUESTS.labels(backend, route, request.method, str(response.status_code)).inc()
+        GATEWAY_DURATION.labels(backend, route).observe(time.perf_counter() - started)
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "backend": backend,
+                "request_id": getattr(request.state, "request_id", ""),
+                "client": request.state.client_address,
+            },
+        )
+        return response
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def forward(request: Request, path: str) -> Response:
@@ -44,6 +180,8 @@ def create_app(
             return JSONResponse(
                 {"error": "not found", "path": request.url.path[:200]}, status_code=404
             )
+        request.state.backend = backend
+        request.state.route = routing.route_prefix(request.url.path)
         request_id = getattr(request.state, "request_id", None) or request_id_from(None)
         principal_token = None
         mode = routing.auth_for(request.url.path, request.method)
@@ -65,7 +203,15 @@ def create_app(
                     return over
             principal_token = signer.sign(outcome, backend)
         return await proxy.forward(
-            client, backend_urls[backend], request, request_id, principal_token
+            client,
+            backend_urls[backend],
+            request,
+            request_id,
+            principal_token,
+            breaker=breakers.get(backend),
+            max_body_bytes=options.body_limit(request.url.path),
+            timeout_seconds=options.timeout(request.url.path),
+            client_address=request.state.client_address,
         )
 
     return app

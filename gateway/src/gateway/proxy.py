@@ -13,9 +13,11 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+
+from gateway.breaker import CircuitBreaker
+from gateway.errors import refusal
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,10 @@ GATEWAY_OWNED = frozenset({"date", "server"})
 
 
 def forward_headers(
-    request: Request, request_id: str, principal: str | None = None
+    request: Request,
+    request_id: str,
+    principal: str | None = None,
+    client_address: str | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """The request's headers for the backend, as raw bytes (a header may carry any
     byte, not only ASCII): end-to-end ones plus forwarding headers. A caller's
@@ -77,7 +82,7 @@ def forward_headers(
         ):
             continue
         headers.append((raw_name, raw_value))
-    client = request.client.host if request.client else ""
+    client = client_address or (request.client.host if request.client else "")
     headers += [
         (b"x-forwarded-for", client.encode("latin-1")),
         (b"x-forwarded-proto", request.url.scheme.encode("latin-1")),
@@ -104,55 +109,98 @@ def path_is_safe(raw_path: bytes) -> bool:
     return not any(segment in (b".", b"..") for segment in raw_path.split(b"/"))
 
 
+class BodyTooLarge(Exception):
+    """The request body went past the limit while being streamed."""
+
+
+async def _limited(stream, limit: int):
+    """Pass a request body through, raising :class:`BodyTooLarge` past ``limit`` bytes."""
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > limit:
+            raise BodyTooLarge
+        yield chunk
+
+
 async def forward(
     client: httpx.AsyncClient,
     base_url: str,
     request: Request,
     request_id: str,
     principal: str | None = None,
+    *,
+    breaker: CircuitBreaker | None = None,
+    max_body_bytes: int = 1024 * 1024,
+    timeout_seconds: float | None = None,
+    client_address: str | None = None,
 ) -> Response:
     """Send ``request`` to ``base_url`` + its raw path and query, and stream the answer back.
 
-    A GET, HEAD, OPTIONS, PUT or DELETE that fails because a kept-alive connection
-    was closed under it is sent once more on a new connection.
+    Refusals are in the path's API family format (:mod:`gateway.errors`): 413 for a
+    body over ``max_body_bytes`` (declared or streamed), 414 for an over-long URL,
+    503 at once while the backend's circuit ``breaker`` is open, 502 when it cannot
+    be reached, 504 after ``timeout_seconds``. A GET, HEAD, OPTIONS, PUT or DELETE
+    that fails because a kept-alive connection was closed under it is sent once
+    more on a new connection.
     """
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    target = raw_path + (
-        b"?" + request.scope["query_string"] if request.scope.get("query_string") else b""
-    )
+    path = request.url.path
+    raw_path = request.scope.get("raw_path") or path.encode()
+    query = request.scope.get("query_string") or b""
+    target = raw_path + (b"?" + query if query else b"")
     if len(target) > MAX_URL_BYTES:
-        return JSONResponse({"error": "request URI too long"}, status_code=414)
+        return refusal(path, 414, "request URI too long")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body_bytes:
+        return refusal(path, 413, f"request body too large (at most {max_body_bytes} bytes)")
     try:
         url = httpx.URL(base_url + target.decode("latin-1"))
     except httpx.InvalidURL:
-        return JSONResponse({"error": "request URI not valid"}, status_code=400)
-    body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
+        return refusal(path, 414, "request URI not valid")
+    if breaker is not None and not breaker.allow():
+        return refusal(path, 503, "service temporarily unavailable")
+    body = (
+        _limited(request.stream(), max_body_bytes)
+        if request.method not in ("GET", "HEAD", "OPTIONS")
+        else None
+    )
+    timeout = (
+        httpx.Timeout(timeout_seconds, connect=2.0) if timeout_seconds else httpx.USE_CLIENT_DEFAULT
+    )
     attempts = 2 if request.method in IDEMPOTENT else 1
     for attempt in range(attempts):
         upstream_request = client.build_request(
             request.method,
             url,
-            headers=forward_headers(request, request_id, principal),
+            headers=forward_headers(request, request_id, principal, client_address),
             content=body,
+            timeout=timeout,
         )
         try:
             upstream = await client.send(upstream_request, stream=True)
             break
+        except BodyTooLarge:
+            return refusal(path, 413, f"request body too large (at most {max_body_bytes} bytes)")
         except httpx.TimeoutException:
+            _failed(breaker)
             log.warning("backend timed out", extra={"backend_url": base_url})
-            return JSONResponse({"error": "upstream timeout"}, status_code=504)
+            return refusal(path, 504, "the service did not answer in time")
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             if attempt + 1 < attempts:
                 continue
+            _failed(breaker)
             log.warning(
                 "backend connection failed: %s", type(exc).__name__, extra={"backend_url": base_url}
             )
-            return JSONResponse({"error": "service unavailable"}, status_code=502)
+            return refusal(path, 502, "service unavailable")
         except httpx.TransportError as exc:
+            _failed(breaker)
             log.warning(
                 "backend unreachable: %s", type(exc).__name__, extra={"backend_url": base_url}
             )
-            return JSONResponse({"error": "service unavailable"}, status_code=502)
+            return refusal(path, 502, "service unavailable")
+    if breaker is not None:
+        breaker.succeeded()
     headers = [
         (k, v)
         for k, v in upstream.headers.multi_items()
@@ -168,6 +216,11 @@ async def forward(
         if name.lower() == "set-cookie":
             response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
     return response
+
+
+def _failed(breaker: CircuitBreaker | None) -> None:
+    if breaker is not None:
+        breaker.failed()
 
 
 def _merge(headers: list[tuple[str, str]]) -> dict[str, str]:

@@ -82,3 +82,11 @@ def auth_for(path: str, method: str) -> str | None:
     if backend == "registers" and method in WRITE_METHODS:
         return "oauth"
     return None
+
+
+def route_prefix(path: str) -> str:
+    """The routing prefix ``path`` matched (a bounded metrics and log label), or ``other``."""
+    for prefix, _backend in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return "other"
