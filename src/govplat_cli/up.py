@@ -275,9 +275,9 @@ class Platform:
         secrets_ = self.identity_secrets()
         if name == "gateway":
             env["GOVPLAT_PRINCIPAL_PRIVATE_KEY"] = secrets_["principal_private_key"]
-            env["GOVPLAT_IDENTITY_GRPC_ADDRESS"] = (
-                f"{self.settings.host}:{self.settings.ports('identity')[1]}"
-            )
+            for service in SERVICES:
+                grpc_address = f"{self.settings.host}:{self.settings.ports(service)[1]}"
+                env[f"GOVPLAT_{service.upper()}_GRPC_ADDRESS"] = grpc_address
         else:
             env["GOVPLAT_PRINCIPAL_PUBLIC_KEY"] = secrets_["principal_public_key"]
         if name == "identity":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway import http_api, proxy
 from gateway.auth import Authenticator
 from gateway.config import Settings
+from gateway.grpc_api import EdgeHandler
 from gateway.quotas import Quotas
 from govkit.principal import PrincipalSigner
 from govkit.runtime import Component
@@ -37,9 +38,20 @@ def build(settings: Settings | None = None) -> Component:
         pay_posts_per_second=settings.pay_posts_per_second,
     )
 
+    edge = EdgeHandler(
+        {
+            "payments": settings.payments_grpc_address,
+            "notify": settings.notify_grpc_address,
+            "registers": settings.registers_grpc_address,
+        },
+        authenticator,
+        signer,
+    )
+
     async def close_client(_component: Component) -> None:
         await client.aclose()
         await authenticator.close()
+        await edge.close()
 
     return Component(
         name="gateway",
@@ -60,4 +72,5 @@ def build(settings: Settings | None = None) -> Component:
         uses_nats=False,
         extra_checks={name: backend_ready(name, url) for name, url in backends.items()},
         on_stop=close_client,
+        grpc_register=lambda server: server.add_generic_rpc_handlers((edge,)),
     )

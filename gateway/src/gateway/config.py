@@ -8,6 +8,8 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 - ``PRINCIPAL_PRIVATE_KEY`` (required): the Ed25519 private JWK (JSON) that signs
   the principal forwarded to services (``govplat up`` generates it).
 - ``IDENTITY_GRPC_ADDRESS`` (default ``127.0.0.1:50051``): where credentials are verified.
+- ``PAYMENTS_GRPC_ADDRESS``, ``NOTIFY_GRPC_ADDRESS``, ``REGISTERS_GRPC_ADDRESS``
+  (defaults ``127.0.0.1:50052`` ... ``:50054``): where the gRPC edge forwards calls.
 - ``RATE_LIMIT_STORAGE`` (default ``memory://``): ``redis://host:6379/0`` to share
   quota counts between gateway replicas.
 - ``NOTIFY_RATE_LIMIT_PER_MINUTE`` (3000) and ``PAY_POSTS_PER_SECOND`` (15): quotas.
@@ -40,6 +42,9 @@ class Settings(ComponentSettings):
     upstream_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     principal_private_key: SecretStr = Field(min_length=20)
     identity_grpc_address: str = "127.0.0.1:50051"
+    payments_grpc_address: str = "127.0.0.1:50052"
+    notify_grpc_address: str = "127.0.0.1:50053"
+    registers_grpc_address: str = "127.0.0.1:50054"
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=30)
     rate_limit_storage: str = Field(default="memory://", pattern=r"^(memory://|rediss?://.+)$")
     notify_rate_limit_per_minute: int = Field(default=3000, ge=1)
