@@ -31,12 +31,26 @@ STOP_TARGET_SECONDS = 10.0
 def one_run() -> tuple[float, float]:
     """Start the platform once; return (seconds to ready, seconds to stopped)."""
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPLAT_") and k != "NATS_URL"}
-        env.update({f"GOVPLAT_{c.upper()}_{kind}_PORT": str(free_port()) for c in COMPONENTS for kind in ("HTTP", "GRPC")})
-        env.update(GOVPLAT_DATA_DIR=data_dir, GOVPLAT_NATS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("GOVPLAT_") and k != "NATS_URL"
+        }
+        env.update(
+            {
+                f"GOVPLAT_{c.upper()}_{kind}_PORT": str(free_port())
+                for c in COMPONENTS
+                for kind in ("HTTP", "GRPC")
+            }
+        )
+        env.update(
+            GOVPLAT_DATA_DIR=data_dir, GOVPLAT_NATS_PORT=str(free_port()), PYTHONUNBUFFERED="1"
+        )
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "govplat_cli", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "govplat_cli", "up"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for line in process.stdout:
             if "govplat is ready" in line:
@@ -54,7 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     readies, stops = [], []
     for number in range(1, args.runs + 1):
         ready, stopped = one_run()
