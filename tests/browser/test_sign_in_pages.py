@@ -4,13 +4,15 @@ JetStream); a second factor, either an authenticator app or text messages (the
 texted codes read from JetStream too); sign-out; sign-in with the password and the
 app's code or a texted code.
 
-Also, without a browser: CSRF refusal and the lockout page, over plain HTTP.
+Also, without a browser, over plain HTTP: CSRF refusal, the lockout page, and a
+sign-up that tells nothing of whether the email is registered.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
 
 import httpx
@@ -96,9 +98,12 @@ def test_sign_up_set_up_an_app_sign_out_and_sign_in_with_two_factors(
     page.wait_for_url(re.compile(r"/account$"))
     assert page.locator("#account-level").inner_text() == "Cl.Cm"
 
-    # Sign out, then sign in: password, then the app's code.
+    # Sign out, then sign in: password, then the app's code. The code that set the
+    # app up is used: the next one, still accepted (one step of drift), signs in.
     sign_out_then_type_the_password(page, gateway, email)
-    page.get_by_label("Enter the 6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Enter the 6-digit code").fill(
+        pyotp.TOTP(secret).at(time.time(), counter_offset=1)
+    )
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/account$"))
     assert page.locator("#account-email").inner_text() == email
@@ -228,7 +233,23 @@ def test_a_form_post_without_the_csrf_token_is_refused(running_platform, page):
     assert forged.status == 403
 
 
+def test_an_over_long_password_is_refused_at_sign_up_not_silently_cut_short(running_platform, page):
+    page.goto(f"{running_platform.gateway_url}/sign-up")
+    page.get_by_label("Email address").fill(fresh_email())
+    page.get_by_label("Create a password").fill("a long pasted passphrase " * 12)  # 300
+    page.get_by_role("button", name="Continue").click()
+
+    summary = page.get_by_role("alert")
+    assert "Your password must be 256 characters or fewer" in summary.inner_text()
+    assert summary.get_by_role("link").get_attribute("href") == "#password"
+    assert page.get_by_label("Create a password").get_attribute("aria-invalid") == "true"
+
+
 # -- without a browser ----------------------------------------------------------------
+
+CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+ERROR_MESSAGE = re.compile(r'class="error-message"[^>]*>.*?</span>\s*(.*?)</p>', re.S)
+TITLE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 
 class Citizen:
@@ -240,7 +261,7 @@ class Citizen:
 
     def get(self, path: str) -> httpx.Response:
         response = self.http.get(path)
-        found = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+        found = CSRF_TOKEN.search(response.text)
         if found:
             self.token = found.group(1)
         return response
@@ -251,15 +272,105 @@ class Citizen:
     def sign_in(self, email: str, password: str) -> httpx.Response:
         return self.post("/sign-in", email=email, password=password)
 
+    def sign_up(self, email: str, password: str, read_code) -> httpx.Response:
+        """Sign up and type the emailed code; the answer to the code."""
+        self.get("/sign-up")
+        assert self.post("/sign-up", email=email, password=password).status_code == 303
+        return self.post("/sign-up/verify-email", code=read_code(email))
+
+
+def what_the_page_says(answer: httpx.Response) -> tuple[int, str]:
+    """The status and the error message of a page (else its heading, else where it
+    redirects to)."""
+    found = ERROR_MESSAGE.search(answer.text) or TITLE.search(answer.text)
+    return answer.status_code, found.group(1).strip() if found else answer.headers["location"]
+
+
+def test_a_csrf_cookie_the_server_did_not_sign_is_refused_and_never_signed(running_platform):
+    planted = secrets.token_urlsafe(32)  # shaped like the server's own random values
+    fields = {"email": fresh_email(), "password": PASSWORD}
+
+    def with_cookie(value: str) -> httpx.Client:
+        """A browser whose only cookie is ``govplat_csrf=value``."""
+        return httpx.Client(
+            base_url=running_platform.gateway_url, cookies={"govplat_csrf": value}, timeout=15
+        )
+
+    with with_cookie(planted) as forger:
+        forged = forger.post("/sign-in", data={"csrf_token": planted, **fields})
+    with with_cookie(planted) as forger:
+        page = forger.get("/sign-in")
+
+    assert forged.status_code == 403 and "could not be sent" in forged.text
+    # The page does not sign the planted value: it gives the browser a cookie of its own.
+    issued = page.cookies["govplat_csrf"]
+    token = CSRF_TOKEN.search(page.text).group(1)
+    assert issued != planted and planted not in token and token != issued
+    with with_cookie(planted) as forger:
+        assert forger.post("/sign-in", data={"csrf_token": token, **fields}).status_code == 403
+    with with_cookie(issued) as browser:
+        # The form's token with the cookie it came with: past the check, a wrong password.
+        assert browser.post("/sign-in", data={"csrf_token": token, **fields}).status_code == 400
+        assert browser.post("/sign-in", data={"csrf_token": issued, **fields}).status_code == 403
+
+
+def test_a_sign_up_with_a_registered_email_answers_exactly_like_one_with_a_new_email(
+    running_platform, read_code
+):
+    gateway = running_platform.gateway_url
+    registered = fresh_email()
+    assert Citizen(gateway).sign_up(registered, PASSWORD, read_code).status_code == 303
+
+    def answers(email: str, wrong_code) -> list[tuple[int, str]]:
+        """What the pages say to wrong codes, then to asking for new codes."""
+        citizen = Citizen(gateway)
+        citizen.get("/sign-up")
+        said = [what_the_page_says(citizen.post("/sign-up", email=email, password="x" + PASSWORD))]
+        code = wrong_code()
+        for _ in range(6):
+            said.append(what_the_page_says(citizen.post("/sign-up/verify-email", code=code)))
+        for _ in range(5):
+            said.append(what_the_page_says(citizen.post("/sign-up/resend-code")))
+        return said
+
+    new = fresh_email()
+    for_new = answers(new, lambda: f"{(int(read_code(new)) + 1) % 1_000_000:06d}")
+    for_registered = answers(registered, lambda: "000000")
+
+    assert for_registered == for_new
+    wrong = (400, "The code is not correct: check it and try again")
+    dead = (400, "The code has expired or was tried too many times: get a new code")
+    resent = (303, "/sign-up/verify-email?resent=1")
+    assert for_new == [(303, "/sign-up/verify-email")] + [wrong] * 4 + [dead] * 2 + [resent] * 4 + [
+        (429, "You asked for too many codes")
+    ]
+
+
+def test_a_password_longer_than_256_characters_is_wrong_at_sign_in_never_cut_short(
+    running_platform, read_code
+):
+    citizen = Citizen(running_platform.gateway_url)
+    email = fresh_email()
+    longest = ("correct horse battery staple " * 9)[:256]
+    assert citizen.sign_up(email, longest, read_code).status_code == 303
+    citizen.post("/account/sign-out")
+    page = citizen.get("/sign-in")
+
+    too_long = citizen.sign_in(email, longest + " and more")
+    right = citizen.sign_in(email, longest)
+
+    assert too_long.status_code == 400
+    assert "The email address or password is not correct" in too_long.text
+    assert right.status_code == 303 and right.headers["location"] == "/account"
+    assert "maxlength" not in page.text.split('id="password"')[1].split(">")[0]
+
 
 def test_lockout_page_after_too_many_wrong_passwords_and_the_same_for_unknown_emails(
     running_platform, read_code
 ):
     citizen = Citizen(running_platform.gateway_url)
     email = fresh_email()
-    citizen.get("/sign-up")
-    assert citizen.post("/sign-up", email=email, password=PASSWORD).status_code == 303
-    verified = citizen.post("/sign-up/verify-email", code=read_code(email))
+    verified = citizen.sign_up(email, PASSWORD, read_code)
     assert verified.status_code == 303 and verified.headers["location"] == "/account"
     citizen.post("/account/sign-out")
     citizen.get("/sign-in")
@@ -290,9 +401,7 @@ def test_one_citizens_cookies_never_reach_another_browser_through_the_gateway(
 ):
     first = Citizen(running_platform.gateway_url)
     email = fresh_email()
-    first.get("/sign-up")
-    first.post("/sign-up", email=email, password=PASSWORD)
-    verified = first.post("/sign-up/verify-email", code=read_code(email))
+    verified = first.sign_up(email, PASSWORD, read_code)
     assert verified.status_code == 303 and "govplat_session" in first.http.cookies
     assert first.get("/account").status_code == 200
 

@@ -79,8 +79,10 @@ async def get_account(context: Context, account_id: str) -> Account:
         return await session.get(Account, account_id)
 
 
-async def verified_account(context: Context, email: str = "citizen@example.com") -> str:
-    result = await accounts.sign_up(context, email, PASSWORD)
+async def verified_account(
+    context: Context, email: str = "citizen@example.com", password: str = PASSWORD
+) -> str:
+    result = await accounts.sign_up(context, email, password)
     await accounts.verify_email(context, result.account_id, await last_code(context))
     return result.account_id
 
@@ -90,6 +92,12 @@ async def with_totp(context: Context, email: str = "citizen@example.com") -> tup
     setup = await accounts.start_totp_setup(context, account_id)
     await accounts.confirm_totp(context, account_id, pyotp.TOTP(setup.secret).now())
     return account_id, setup.secret
+
+
+def next_totp(secret: str) -> str:
+    """The code of the step after the current one: still accepted (one step of drift)
+    after a code of the current step was used, e.g. to confirm the app."""
+    return pyotp.TOTP(secret).at(utcnow(), counter_offset=1)
 
 
 def wrong_totp(secret: str) -> str:
@@ -165,7 +173,7 @@ async def test_signing_up_again_with_a_verified_email_creates_and_sends_nothing(
 
     result = await accounts.sign_up(context, "CITIZEN@example.com", "another good password")
 
-    assert result == accounts.SignUpResult(account_id=None, created=False)
+    assert result == accounts.SignUpResult(account_id=account_id, created=False)
     assert await outbox_events(context) == before
     async with context.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Account)) == 1
@@ -173,6 +181,75 @@ async def test_signing_up_again_with_a_verified_email_creates_and_sends_nothing(
     assert (
         await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
     ).account.id == (account_id)
+
+
+async def pending_sign_up_outcomes(context: Context, account_id: str, wrong: str) -> list:
+    """What the pages would show of a sign-up waiting for its email code: the outcome
+    of each of ``CODE_MAX_ATTEMPTS + 1`` wrong codes, then of ``CODES_PER_HOUR`` new
+    codes asked for (the error's class, or ``"ok"``)."""
+    attempts = [lambda: accounts.verify_email(context, account_id, wrong)] * (
+        accounts.CODE_MAX_ATTEMPTS + 1
+    )
+    attempts += [lambda: accounts.resend_email_code(context, account_id)] * (
+        accounts.CODES_PER_HOUR
+    )
+    outcomes = []
+    for attempt in attempts:
+        try:
+            await attempt()
+        except accounts.AccountError as exc:
+            outcomes.append(type(exc))
+        else:
+            outcomes.append("ok")
+    return outcomes
+
+
+async def test_a_sign_up_with_a_verified_email_is_counted_like_a_new_one_but_sends_nothing(
+    context,
+):
+    owner_id = await verified_account(context)
+    sent_before = await codes_sent(context)
+
+    taken = await accounts.sign_up(context, "citizen@example.com", "another good password")
+    taken_outcomes = await pending_sign_up_outcomes(context, taken.account_id, "000000")
+    new = await accounts.sign_up(context, "new@example.com", PASSWORD)
+    new_outcomes = await pending_sign_up_outcomes(
+        context, new.account_id, another_code(await last_code(context))
+    )
+
+    assert taken_outcomes == new_outcomes
+    assert new_outcomes == [accounts.CodeRejected] * (accounts.CODE_MAX_ATTEMPTS - 1) + [
+        accounts.CodeExpired
+    ] * 2 + ["ok"] * (accounts.CODES_PER_HOUR - 1) + [accounts.TooManyCodes]
+    # Nothing ever went to the owner, whose account is as it was.
+    assert [c.destination for c in await codes_sent(context)] == [
+        c.destination for c in sent_before
+    ] + ["new@example.com"] * accounts.CODES_PER_HOUR
+    owner = await get_account(context, owner_id)
+    assert owner.email_verified_at is not None and owner.failed_attempts == 0
+    assert (await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)).account.id
+
+
+async def test_signing_up_again_and_again_uses_up_the_codes_whether_or_not_the_email_is_taken(
+    context,
+):
+    await verified_account(context)
+
+    for email in ("citizen@example.com", "new@example.com"):
+        for _ in range(accounts.CODES_PER_HOUR):
+            result = await accounts.sign_up(context, email, "another good password")
+        with pytest.raises(accounts.TooManyCodes):
+            await accounts.resend_email_code(context, result.account_id)
+
+
+async def test_a_verified_email_is_never_verified_again_by_a_sign_up_code(context):
+    # A code of the owner's, still open when the email was verified by other means.
+    result = await accounts.sign_up(context, "citizen@example.com", PASSWORD)
+    code = await last_code(context)
+    await accounts.create_sandbox_citizen(context.db, context.box, "citizen@example.com", PASSWORD)
+
+    with pytest.raises(accounts.CodeRejected):
+        await accounts.verify_email(context, result.account_id, code)
 
 
 async def test_signing_up_again_before_verifying_replaces_the_password_and_the_code(context):
@@ -299,6 +376,45 @@ async def test_lockout_after_n_failures_refuses_even_the_right_password_until_it
     assert (await get_account(context, account_id)).failed_attempts == 0
 
 
+async def test_a_password_over_the_maximum_length_is_wrong_and_never_cut_to_size(context):
+    longest = ("correct horse battery staple " * 9)[: accounts.PASSWORD_MAX_LENGTH]
+    account_id = await verified_account(context, password=longest)
+
+    outcomes = []
+    for suffix in ("!", " and more", "x" * 10_000):
+        try:
+            await accounts.sign_in_password(context, "citizen@example.com", longest + suffix)
+        except accounts.AccountError as exc:
+            outcomes.append(type(exc))
+
+    # Counted like any wrong password: the third one locks the account.
+    assert outcomes == [accounts.SignInFailed, accounts.SignInFailed, accounts.AccountLocked]
+    await asyncio.sleep(1.1)
+    assert (
+        await accounts.sign_in_password(context, "citizen@example.com", longest)
+    ).account.id == (account_id)
+
+
+async def test_an_over_long_password_for_an_unknown_email_fails_and_locks_the_same_way(context):
+    too_long = "x" * (accounts.PASSWORD_MAX_LENGTH + 1)
+
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(accounts.SignInFailed):
+            await accounts.sign_in_password(context, "nobody@example.com", too_long)
+    with pytest.raises(accounts.AccountLocked):
+        await accounts.sign_in_password(context, "nobody@example.com", too_long)
+
+
+async def test_sign_up_refuses_an_over_long_password_saying_how_long_it_may_be(context):
+    with pytest.raises(accounts.InvalidInput) as caught:
+        await accounts.sign_up(
+            context, "citizen@example.com", "y" * (accounts.PASSWORD_MAX_LENGTH + 1)
+        )
+
+    assert caught.value.errors == {"password": "Your password must be 256 characters or fewer"}
+    assert await outbox_events(context) == []
+
+
 async def test_unknown_emails_fail_like_wrong_passwords_and_lock_the_same_way(context):
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(accounts.SignInFailed):
@@ -337,7 +453,8 @@ async def test_totp_setup_confirm_and_verify(context):
 
     result = await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
     assert result.needs_second_factor
-    assert (await accounts.verify_second_factor(context, account_id, totp.now())).id == account_id
+    code = next_totp(setup.secret)
+    assert (await accounts.verify_second_factor(context, account_id, code)).id == account_id
 
 
 async def test_wrong_second_factor_codes_share_the_lockout_counter(context):
@@ -358,8 +475,53 @@ async def test_wrong_second_factor_codes_share_the_lockout_counter(context):
         await accounts.sign_in_password(context, "citizen@example.com", PASSWORD)
 
     await asyncio.sleep(1.1)
-    await accounts.verify_second_factor(context, account_id, pyotp.TOTP(secret).now())
+    await accounts.verify_second_factor(context, account_id, next_totp(secret))
     assert (await get_account(context, account_id)).failed_attempts == 0
+
+
+async def test_a_totp_code_is_accepted_once_then_refused_and_counted_as_a_wrong_guess(context):
+    account_id, secret = await with_totp(context)
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(utcnow()) + 1
+    code = totp.generate_otp(step)
+
+    assert await second_factor_outcomes(context, account_id, code, code) == [
+        "accepted",
+        accounts.CodeRejected,
+    ]
+    account = await get_account(context, account_id)
+    assert account.totp_last_step == step and account.failed_attempts == 1
+
+
+async def test_the_code_that_confirmed_the_app_and_older_ones_cannot_sign_in(context):
+    account_id = await verified_account(context)
+    setup = await accounts.start_totp_setup(context, account_id)
+    totp = pyotp.TOTP(setup.secret)
+    step = totp.timecode(utcnow())
+    await accounts.confirm_totp(context, account_id, totp.generate_otp(step))
+    assert (await get_account(context, account_id)).totp_last_step == step
+
+    outcomes = await second_factor_outcomes(
+        context, account_id, *(totp.generate_otp(s) for s in (step, step - 1, step + 1))
+    )
+
+    assert outcomes == [accounts.CodeRejected, accounts.CodeRejected, "accepted"]
+
+
+async def test_two_sign_ins_racing_with_the_same_totp_code_let_only_one_through(context):
+    account_id, secret = await with_totp(context)
+    code = next_totp(secret)
+
+    outcomes = await asyncio.gather(
+        *(accounts.verify_second_factor(context, account_id, code) for _ in range(3)),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(o).__name__ for o in outcomes) == [
+        "AccountInfo",
+        "CodeRejected",
+        "CodeRejected",
+    ]
 
 
 async def test_second_factor_checks_need_an_enrolled_account(context):

@@ -487,10 +487,18 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         detail = str(error.detail)[:200]
         if request.url.path in oauth_paths:
             description = "method not allowed" if error.status_code == 405 else detail
-            return oauth_error_response(OAuthError("invalid_request", description, status=error.status_code))
+            return oauth_error_response(
+                OAuthError("invalid_request", description, status=error.status_code)
+            )
         if request.url.path.startswith("/admin/"):
-            return JSONResponse({"error": "INVALID_REQUEST", "message": detail}, status_code=error.status_code)
-        return JSONResponse({"detail": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+            return JSONResponse(
+                {"error": "INVALID_REQUEST", "message": detail}, status_code=error.status_code
+            )
+        return JSONResponse(
+            {"detail": detail},
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -137,6 +137,9 @@ class Account(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     mfa_method: Mapped[str | None] = mapped_column(String(8), nullable=True)
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The time step (RFC 6238 ``T``) of the last authenticator app code accepted:
+    #: only codes of later steps are accepted (no code is accepted twice).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     phone_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import UTC, datetime
 
 import pyotp
 from argon2 import PasswordHasher
@@ -72,8 +73,8 @@ def burn_password_check(password: str) -> None:
 class SecretBox:
     """Encrypts small secrets at rest with Fernet (AES-128-CBC + HMAC-SHA256).
 
-    The Fernet key and the pairwise-subject key are derived from the service's
-    secret key with HKDF-SHA256 and distinct ``info`` labels.
+    The Fernet key, the pairwise-subject key and the CSRF key are derived from the
+    service's secret key with HKDF-SHA256 and distinct ``info`` labels.
     """
 
     def __init__(self, secret_key: str) -> None:
@@ -81,6 +82,7 @@ class SecretBox:
             base64.urlsafe_b64encode(_derive(secret_key, b"govplat identity at-rest encryption"))
         )
         self._subject_key = _derive(secret_key, b"govplat identity pairwise subject")
+        self._csrf_key = _derive(secret_key, b"govplat identity csrf token")
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt ``plaintext``; the result is URL-safe text."""
@@ -106,6 +108,13 @@ class SecretBox:
         ).digest()
         return "urn:fdc:govplat:2026:" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
+    def csrf_token(self, value: str) -> str:
+        """The CSRF token of a random cookie value: its HMAC-SHA256 under a key of its
+        own (OWASP's signed double-submit cookie), 43 URL-safe characters. Compare it
+        with :func:`constant_time_equal`."""
+        digest = hmac.new(self._csrf_key, value.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
 
 def _derive(secret_key: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
@@ -123,7 +132,29 @@ def totp_uri(secret: str, account_label: str, issuer: str = "govplat") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account_label, issuer_name=issuer)
 
 
-def verify_totp(secret: str, code: str) -> bool:
-    """Whether ``code`` is the current TOTP code (one 30-second step of drift allowed)."""
+def totp_step(
+    secret: str, code: str, after: int | None = None, at: datetime | None = None
+) -> int | None:
+    """The time step (RFC 6238 ``T``, 30 seconds) whose TOTP code ``code`` is, among
+    the current step and one step of drift either way, or ``None``.
+
+    Args:
+        after: the step of the last code accepted: only later steps count, so that no
+            code is accepted twice (RFC 6238 section 5.2).
+        at: the time (aware), now by default.
+
+    Returns:
+        The latest matching step, so that the same code is not accepted again for
+        another step it might also be the code of.
+    """
     code = code.strip().replace(" ", "")
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    totp = pyotp.TOTP(secret)
+    if len(code) != totp.digits or not code.isdigit():
+        return None
+    current = totp.timecode(at or datetime.now(UTC))
+    for step in (current + 1, current, current - 1):
+        if after is not None and step <= after:
+            return None
+        if constant_time_equal(totp.generate_otp(step), code):
+            return step
+    return None

@@ -32,9 +32,10 @@ journey ends on ``/account``.
 Cookies (``Path=/``, ``HttpOnly``; ``Secure`` when the issuer is https):
 
 - ``govplat_session`` (SameSite=Lax): the browser session.
-- ``govplat_csrf`` (SameSite=Strict): a random token repeated in every form as
-  ``csrf_token`` (double submit, compared in constant time); a POST without the
-  right token gets 403.
+- ``govplat_csrf`` (SameSite=Strict): a random value and its HMAC (a key derived
+  from the service's secret key); every form repeats the HMAC as ``csrf_token``
+  (OWASP's signed double-submit cookie, compared in constant time). A POST without
+  the right token, or with a cookie the server did not make, gets 403.
 - ``govplat_signup`` / ``govplat_signin`` / ``govplat_sms_setup`` (SameSite=Lax,
   short-lived, encrypted with the secret box): the account waiting for its email
   code / second factor / the code texted to its new phone number.

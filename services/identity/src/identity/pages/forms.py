@@ -1,6 +1,14 @@
-"""The forms of the citizen's pages: reading a posted form, the CSRF double-submit
-check, the ``request`` parameter, and the typed :class:`Page` a handler receives
-once those checks have passed.
+"""The forms of the citizen's pages: reading a posted form, the CSRF check, the
+``request`` parameter, and the typed :class:`Page` a handler receives once those
+checks have passed.
+
+CSRF: OWASP's signed double-submit cookie. The ``govplat_csrf`` cookie is a random
+value and its HMAC (:meth:`~identity.security.SecretBox.csrf_token`, a key derived
+from the service's secret key); every form repeats that HMAC as ``csrf_token``. A
+POST passes when the cookie's HMAC is right for its value and the form's token is
+that HMAC (both compared in constant time), so a cookie value that the server did
+not make, e.g. one planted by whoever can set cookies for the domain, never passes;
+nor is it signed when a page is shown: the browser gets a new cookie instead.
 
 Checks that fail end the request early by raising :class:`Stop` with the answer
 to send; routes made by :func:`page_router` send it. Handlers therefore start with
@@ -23,16 +31,16 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from identity.security import constant_time_equal
+from identity.security import SecretBox, constant_time_equal, new_token
 from identity.service import accounts
 
-#: The CSRF cookie (SameSite=Strict) and the form field that repeats it.
+#: The CSRF cookie (SameSite=Strict) and the form field that repeats its HMAC.
 CSRF_COOKIE = "govplat_csrf"
 CSRF_FIELD = "csrf_token"
 #: An authorization request id: 1 to 64 URL-safe characters.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-#: A CSRF token as these pages make them (``new_token(32)``).
-_CSRF_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: A CSRF cookie as these pages make them: ``new_token(32)``, a dot, its HMAC.
+_CSRF_COOKIE = re.compile(r"^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$")
 #: The most fields a posted form may have; the parser refuses more.
 MAX_FIELDS = 20
 
@@ -77,17 +85,29 @@ def with_request(path: str, request_id: str | None, **params: str) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def csrf_token_of(http: Request) -> str | None:
-    """The browser's CSRF token (cookie), if it has a well-formed one."""
-    token = http.cookies.get(CSRF_COOKIE)
-    return token if token and _CSRF_TOKEN.match(token) else None
+def new_csrf_cookie(box: SecretBox) -> tuple[str, str]:
+    """A new CSRF cookie value (a random value, a dot, its HMAC) and its form token."""
+    value = new_token(32)
+    token = box.csrf_token(value)
+    return f"{value}.{token}", token
 
 
-def csrf_ok(http: Request, form: Mapping[str, str]) -> bool:
-    """Whether the form repeats the CSRF cookie (compared in constant time)."""
-    cookie = csrf_token_of(http)
+def csrf_token_of(http: Request, box: SecretBox) -> str | None:
+    """The form token of the browser's CSRF cookie, if the cookie is one the server
+    made (its HMAC is right for its random value); else ``None``."""
+    found = _CSRF_COOKIE.match(http.cookies.get(CSRF_COOKIE) or "")
+    if found is None:
+        return None
+    token = box.csrf_token(found.group(1))
+    return token if constant_time_equal(token, found.group(2)) else None
+
+
+def csrf_ok(http: Request, form: Mapping[str, str], box: SecretBox) -> bool:
+    """Whether the browser has a CSRF cookie that the server made and the form
+    repeats its token (compared in constant time)."""
+    token = csrf_token_of(http, box)
     sent = form.get(CSRF_FIELD, "")
-    return bool(cookie and sent) and constant_time_equal(cookie, sent)
+    return bool(token and sent) and constant_time_equal(token, sent)
 
 
 async def read_form(http: Request) -> dict[str, str]:

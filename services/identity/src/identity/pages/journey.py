@@ -44,7 +44,7 @@ class Journey(Renderer):
     """The pages' shared behaviour over the identity component's ``context``."""
 
     def __init__(self, context: Context) -> None:
-        super().__init__(secure=context.settings.issuer.startswith("https"))
+        super().__init__(secure=context.settings.issuer.startswith("https"), box=context.box)
         self.context = context
 
     # -- dependencies: what a handler receives -------------------------------------
@@ -60,7 +60,7 @@ class Journey(Renderer):
     async def csrf_form(self, http: Request) -> dict[str, str]:
         """A posted form whose CSRF token is right (else the 403 page)."""
         form = await read_form(http)
-        if not csrf_ok(http, form):
+        if not csrf_ok(http, form, self.box):
             raise Stop(self.message(http, REFUSED))
         return form
 
@@ -113,9 +113,9 @@ class Journey(Renderer):
         )
         self.set_cookie(response, cookie, token, max_age=seconds)
 
-    def wait_for_email_code(self, page: Page, account_id: str | None, email: str) -> Response:
-        """To the page asking for the code emailed to ``email`` (for ``account_id``,
-        ``None`` when the email has a verified account and nothing was sent)."""
+    def wait_for_email_code(self, page: Page, account_id: str, email: str) -> Response:
+        """To the page asking for the code emailed to ``email`` for ``account_id`` (the
+        same whether a code was sent or, for an email already verified, played out)."""
         response = self.redirect(page.to("/sign-up/verify-email"))
         self.set_pending(
             response, SIGNUP_COOKIE, "signup", SIGNUP_PENDING_SECONDS, a=account_id, e=email

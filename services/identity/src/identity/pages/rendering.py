@@ -10,8 +10,8 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from identity.pages.forms import CSRF_COOKIE, Page, csrf_token_of, with_request
-from identity.security import new_token
+from identity.pages.forms import CSRF_COOKIE, Page, csrf_token_of, new_csrf_cookie, with_request
+from identity.security import SecretBox
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 STATIC_DIR = Path(__file__).parent.parent / "static"
@@ -97,10 +97,11 @@ SIGNED_OUT = Message(
 
 class Renderer:
     """Renders pages and sets cookies (``Path=/``, ``HttpOnly``; ``Secure`` when
-    ``secure``, i.e. when the issuer is https)."""
+    ``secure``, i.e. when the issuer is https); ``box`` signs the CSRF cookies."""
 
-    def __init__(self, secure: bool) -> None:
+    def __init__(self, secure: bool, box: SecretBox) -> None:
         self.secure = secure
+        self.box = box
 
     def set_cookie(
         self,
@@ -133,13 +134,14 @@ class Renderer:
 
         The template gets ``values`` and ``csrf_token``, ``with_request``, and, unless
         given, empty ``errors`` and ``values``, and the page's ``request_id`` and
-        ``signed_in``. A browser without a CSRF token is given one (cookie).
+        ``signed_in``. A browser without a CSRF cookie that the server made is given
+        a new one.
         """
         http = at.http if isinstance(at, Page) else at
-        token = csrf_token_of(http)
-        fresh = token is None
-        if fresh:
-            token = new_token(32)
+        token = csrf_token_of(http, self.box)
+        cookie = None
+        if token is None:
+            cookie, token = new_csrf_cookie(self.box)
         values.setdefault("errors", {})
         values.setdefault("values", {})
         values.setdefault("request_id", at.request_id if isinstance(at, Page) else None)
@@ -148,8 +150,8 @@ class Renderer:
             csrf_token=token, with_request=with_request, **values
         )
         response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
-        if fresh:
-            self.set_cookie(response, CSRF_COOKIE, token, max_age=None, same_site="strict")
+        if cookie is not None:
+            self.set_cookie(response, CSRF_COOKIE, cookie, max_age=None, same_site="strict")
         return response
 
     def redirect(self, url: str) -> RedirectResponse:

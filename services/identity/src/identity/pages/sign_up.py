@@ -1,4 +1,8 @@
-"""Sign-up pages: email and password, the emailed code, a new code."""
+"""Sign-up pages: email and password, the emailed code, a new code.
+
+They answer a sign-up of an email that has a verified account exactly as one of a
+new email: the service plays its codes out (nothing is sent) and the pages treat
+both the same way."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def routes(journey: Journey) -> APIRouter:
     def waiting_sign_up(page: Page) -> dict:
         """The sign-up waiting for its email code (else back to ``/sign-up``)."""
         waiting = journey.pending(page.http, SIGNUP_COOKIE, "signup")
-        if waiting is None:
+        if waiting is None or not isinstance(waiting.get("a"), str):
             raise Stop(journey.redirect(page.to("/sign-up")))
         return waiting
 
@@ -50,15 +54,10 @@ def routes(journey: Journey) -> APIRouter:
     @router.post("/sign-up/verify-email")
     async def verify_email_submit(page: Page = Depends(journey.form)) -> Response:
         waiting = waiting_sign_up(page)
-
-        async def verify(code: str) -> accounts.AccountInfo:
-            if not waiting.get("a"):
-                # The email already had a verified account: no code was sent.
-                raise accounts.CodeRejected()
-            return await accounts.verify_email(context, waiting["a"], code)
-
         try:
-            account, error = await submit_code(page, EMAIL_CODE, verify)
+            account, error = await submit_code(
+                page, EMAIL_CODE, lambda code: accounts.verify_email(context, waiting["a"], code)
+            )
         except accounts.AccountNotFound:
             return journey.redirect(page.to("/sign-up"))
         if error:
@@ -83,13 +82,12 @@ def routes(journey: Journey) -> APIRouter:
     @router.post("/sign-up/resend-code")
     async def resend_code_submit(page: Page = Depends(journey.form)) -> Response:
         waiting = waiting_sign_up(page)
-        if waiting.get("a"):
-            try:
-                await accounts.resend_email_code(context, waiting["a"])
-            except accounts.TooManyCodes:
-                return journey.message(page, TOO_MANY_CODES)
-            except accounts.AccountNotFound:
-                return journey.redirect(page.to("/sign-up"))
+        try:
+            await accounts.resend_email_code(context, waiting["a"])
+        except accounts.TooManyCodes:
+            return journey.message(page, TOO_MANY_CODES)
+        except accounts.AccountNotFound:
+            return journey.redirect(page.to("/sign-up"))
         return journey.redirect(page.to("/sign-up/verify-email", resent="1"))
 
     return router

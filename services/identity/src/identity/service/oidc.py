@@ -392,7 +392,15 @@ class ClientKeys:
                 await http.aclose()
             response.raise_for_status()
             keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, RecursionError, JoseError):
+        except (
+            httpx.HTTPError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            JoseError,
+        ):
             # Remember the failure too: refused requests must not make us fetch again and again.
             self._cache[client.client_id] = (now, KeySet([]))
             raise OAuthError(

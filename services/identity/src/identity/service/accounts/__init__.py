@@ -17,11 +17,18 @@ Rules kept here:
   they are stored in E.164 (``+447911123456``).
 - Passwords: 8 to 256 characters, not one of the most common passwords, not the
   email address; stored as argon2id hashes. Hashing and checking run in a worker
-  thread so that they do not stall the event loop.
+  thread so that they do not stall the event loop. A password is never cut to
+  size: a longer one is refused at sign-up and is a wrong password at sign-in.
 - Codes sent to the citizen (email verification, text message setup and
   sign-in) are 6 digits, sent as ``VerificationCodeRequested`` events through the
   outbox, stored as SHA-256 hashes (a texted code bound to its number), valid 15
   minutes, 5 tries each; at most 5 codes an hour per purpose.
+- A sign-up of an email that has a verified account sends nothing and changes
+  nothing, but its codes are played out (stored, never sent, never matching) so
+  that it is answered exactly like a sign-up of a new email.
+- An authenticator app's code is accepted once (RFC 6238 section 5.2): the time
+  step of the last code accepted is kept, under the account's row lock, and only
+  later steps are accepted.
 - Failed sign-ins (wrong password or wrong second-factor code, from the app or
   texted) count towards one lockout counter: ``settings.max_failed_sign_ins``
   failures lock the account for ``settings.lockout_seconds``; while locked even

@@ -8,6 +8,11 @@ the same purpose still open and puts ``VerificationCodeRequested`` in the outbox
 
 A text message code is hashed together with its phone number, so it only works
 for the number it was sent to.
+
+A code can also be played out without being sent (``deliver=False``): stored,
+limited and counted like a real one, but no code matches it and nothing goes out.
+A sign-up of an email that already has a verified account gets such codes, so that
+the pages answer it exactly as they answer a sign-up of a new email.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govkit.outbox import add_event
 from govplat.identity.v1 import events_pb2
 from identity.models import OneTimeCode, messaging
-from identity.security import constant_time_equal, new_numeric_code, sha256_hex
+from identity.security import constant_time_equal, new_numeric_code, new_token, sha256_hex
 from identity.service.accounts.errors import AccountError, CodeExpired, CodeRejected
 from identity.service.accounts.records import timestamp
 from identity.service.accounts.validation import clean_code, is_code_shaped
@@ -114,24 +119,38 @@ _ERRORS: dict[CodeCheck, type[AccountError] | None] = {
 
 
 async def codes_sent_last_hour(
-    session: AsyncSession, account_id: str, purpose: str, now: datetime
+    session: AsyncSession,
+    account_id: str,
+    purpose: str,
+    now: datetime,
+    since: datetime | None = None,
 ) -> int:
-    """Codes of ``purpose`` created in the last hour (created = expires - lifetime)."""
-    since = now - timedelta(hours=1) + CODE_LIFETIME
+    """Codes of ``purpose`` created in the last hour, and after ``since`` if given
+    (created = expires - lifetime)."""
+    start = now - timedelta(hours=1)
+    if since is not None and since > start:
+        start = since
     count = await session.scalar(
         select(func.count())
         .select_from(OneTimeCode)
         .where(
             OneTimeCode.account_id == account_id,
             OneTimeCode.purpose == purpose,
-            OneTimeCode.expires_at > since,
+            OneTimeCode.expires_at > start + CODE_LIFETIME,
         )
     )
     return int(count or 0)
 
 
 async def send_code(
-    session: AsyncSession, source: str, account_id: str, delivery: Delivery, now: datetime
+    session: AsyncSession,
+    source: str,
+    account_id: str,
+    delivery: Delivery,
+    now: datetime,
+    *,
+    deliver: bool = True,
+    counted_since: datetime | None = None,
 ) -> datetime | None:
     """Replace the open codes of ``delivery.purpose`` by a new one and ask for it to be
     sent, unless :data:`CODES_PER_HOUR` were already sent this hour.
@@ -139,11 +158,16 @@ async def send_code(
     Args:
         source: ``ce-source`` of identity's events.
         now: aware UTC.
+        deliver: false to play the code out without sending it: it replaces the open
+            codes and counts towards the limit, but its stored hash is of a random
+            token that no code matches, and no event is added.
+        counted_since: only codes created after it count towards the limit.
 
     Returns:
         When the new code expires, or ``None`` when nothing was sent (over the limit).
     """
-    if await codes_sent_last_hour(session, account_id, delivery.purpose, now) >= CODES_PER_HOUR:
+    sent = await codes_sent_last_hour(session, account_id, delivery.purpose, now, counted_since)
+    if sent >= CODES_PER_HOUR:
         return None
     await session.execute(
         update(OneTimeCode)
@@ -161,11 +185,13 @@ async def send_code(
             id=str(uuid.uuid4()),
             account_id=account_id,
             purpose=delivery.purpose,
-            code_hash=delivery.hash(code),
+            code_hash=delivery.hash(code if deliver else new_token()),
             attempts=0,
             expires_at=expires_at,
         )
     )
+    if not deliver:
+        return expires_at
     await add_event(
         session,
         messaging,

@@ -47,6 +47,7 @@ async def create_sandbox_citizen(db: Database, box: SecretBox, email: str, passw
                 return box.decrypt(account.totp_secret_encrypted)
             secret = new_totp_secret()
             account.totp_secret_encrypted = box.encrypt(secret)
+            account.totp_last_step = None  # steps of an earlier secret
             account.mfa_method = SECOND_FACTOR_TOTP
             account.email_verified_at = account.email_verified_at or now
             return secret

@@ -3,6 +3,11 @@ message (through notify, as ``VerificationCodeRequested`` events, channel SMS).
 
 Setting one up needs a signed-in account without a second factor; changing it is
 not offered. Checking one at sign-in shares the lockout counter of passwords.
+
+An authenticator app's code is accepted once (RFC 6238 section 5.2): the time step
+of each code accepted, at setup or at sign-in, is kept in ``Account.totp_last_step``
+in the same transaction, the account row locked (``FOR UPDATE``), and only codes of
+later steps are accepted after it, so two uses of one code cannot both pass.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govkit.db import utcnow
 from identity.context import Context
 from identity.models import Account
-from identity.security import new_totp_secret, totp_uri, verify_totp
+from identity.security import new_totp_secret, totp_step, totp_uri
 from identity.service.accounts.codes import Delivery, check_code, send_code
 from identity.service.accounts.errors import (
     AccountError,
@@ -103,7 +108,8 @@ async def start_totp_setup(context: Context, account_id: str) -> TotpSetup:
 
 async def confirm_totp(context: Context, account_id: str, code: str) -> AccountInfo:
     """Turn on the authenticator app of :func:`start_totp_setup` once the citizen
-    typed its current 6-digit code.
+    typed its current 6-digit code. That code, and those of earlier steps, will not
+    be accepted at sign-in.
 
     Returns:
         The account, with ``second_factor`` ``"totp"``.
@@ -112,15 +118,26 @@ async def confirm_totp(context: Context, account_id: str, code: str) -> AccountI
         AccountNotFound: no such account.
         AlreadyEnrolled: the account already has a second factor.
         CodeExpired: :func:`start_totp_setup` was not called.
-        CodeRejected: not the app's current code.
+        CodeRejected: not the app's current code (or one already accepted).
     """
     async with context.db.write() as session:
         account = await _without_second_factor(session, account_id)
         if not account.totp_secret_encrypted:
             raise CodeExpired()
-        if not verify_totp(context.box.decrypt(account.totp_secret_encrypted), clean_code(code)):
+        if not _accept_totp(context, account, code, utcnow()):
             raise CodeRejected()
         return _enrol(account, SECOND_FACTOR_TOTP)
+
+
+def _accept_totp(context: Context, account: Account, code: str, now: datetime) -> bool:
+    """Whether ``code`` is a code of the account's app of a step later than the last
+    one accepted; if so its step is recorded (the caller holds the row lock)."""
+    secret = context.box.decrypt(account.totp_secret_encrypted)
+    step = totp_step(secret, clean_code(code), after=account.totp_last_step, at=now)
+    if step is None:
+        return False
+    account.totp_last_step = step
+    return True
 
 
 # -- text messages ----------------------------------------------------------------
@@ -215,9 +232,11 @@ async def verify_second_factor(context: Context, account_id: str, code: str) -> 
     """Check the second factor of a sign-in: the authenticator app's current code,
     or the code last texted (:func:`sign_in_password`, :func:`send_sign_in_code`).
 
-    Wrong codes count towards the same lockout as wrong passwords; success resets
-    the counter. A texted code also has its own :data:`CODE_MAX_ATTEMPTS` tries;
-    input that is not 6 digits is refused without counting against it.
+    An app's code is accepted once: used again (or one of an earlier step) it is a
+    wrong code. Wrong codes count towards the same lockout as wrong passwords;
+    success resets the counter. A texted code also has its own
+    :data:`CODE_MAX_ATTEMPTS` tries; input that is not 6 digits is refused without
+    counting against it.
 
     Raises:
         AccountNotFound: no such account.
@@ -262,8 +281,7 @@ async def _check_second_factor(
     """The error of ``code`` (``None`` when right) and whether it was a wrong guess,
     which counts towards the lockout."""
     if account.mfa_method == SECOND_FACTOR_TOTP:
-        secret = context.box.decrypt(account.totp_secret_encrypted)
-        return (None, False) if verify_totp(secret, clean_code(code)) else (CodeRejected, True)
+        return (None, False) if _accept_totp(context, account, code, now) else (CodeRejected, True)
     delivery = Delivery.sms(PURPOSE_SMS_SIGN_IN, account.phone_number)
     check = await check_code(session, account.id, delivery, code, now)
     return check.error, check.guessed

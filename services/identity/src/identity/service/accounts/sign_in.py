@@ -33,10 +33,12 @@ from identity.service.accounts.values import (
 async def sign_in_password(context: Context, email: str, password: str) -> SignInResult:
     """Check an email and password (the first factor).
 
-    A wrong password counts towards the lockout (see the package docstring). A
-    right one resets the counter only when the account has no second factor: for
-    the others the counter is reset by :func:`verify_second_factor`, so retyping the
-    password does not buy more guesses at the second factor.
+    A wrong password counts towards the lockout (see the package docstring); so does
+    one longer than :data:`PASSWORD_MAX_LENGTH`, which is never right (passwords are
+    never cut to size) and is not hashed. A right one resets the counter only when
+    the account has no second factor: for the others the counter is reset by
+    :func:`verify_second_factor`, so retyping the password does not buy more guesses
+    at the second factor.
 
     For an account whose second factor is text messages, a right password also
     sends a sign-in code to its phone number (``VerificationCodeRequested``, channel
@@ -56,7 +58,7 @@ async def sign_in_password(context: Context, email: str, password: str) -> SignI
         normalised = normalise_email(email)
     except InvalidInput:
         normalised = (email or "").strip().lower()[:320]
-    password = (password or "")[:PASSWORD_MAX_LENGTH]
+    password = password or ""
     lockout = timedelta(seconds=context.settings.lockout_seconds)
     async with context.db.read() as session:
         account = await session.scalar(select(Account).where(Account.email == normalised))
@@ -64,7 +66,7 @@ async def sign_in_password(context: Context, email: str, password: str) -> SignI
         until = UNKNOWN_EMAILS.locked_until(normalised, now)
         if until:
             raise AccountLocked(until)
-        await asyncio.to_thread(burn_password_check, password)
+        await _password_matches(None, password)
         until = UNKNOWN_EMAILS.fail(normalised, now, context.settings.max_failed_sign_ins, lockout)
         if until:
             raise AccountLocked(until)
@@ -72,7 +74,7 @@ async def sign_in_password(context: Context, email: str, password: str) -> SignI
     until = locked_until(account, now)
     if until:
         raise AccountLocked(until)
-    matches = await asyncio.to_thread(verify_password, account.password_hash, password)
+    matches = await _password_matches(account.password_hash, password)
     now = utcnow()
     failure: AccountError | None = None
     code_sent = False
@@ -104,3 +106,15 @@ async def sign_in_password(context: Context, email: str, password: str) -> SignI
     return SignInResult(
         account=info, needs_second_factor=info.second_factor is not None, code_sent=code_sent
     )
+
+
+async def _password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (``None``: no account), in a
+    worker thread. Either way it takes the time of one argon2 check, so that neither
+    an unknown email nor an over-long password can be told by timing; a password
+    longer than :data:`PASSWORD_MAX_LENGTH` never matches and is not hashed."""
+    too_long = len(password) > PASSWORD_MAX_LENGTH
+    if password_hash is None or too_long:
+        await asyncio.to_thread(burn_password_check, "" if too_long else password)
+        return False
+    return await asyncio.to_thread(verify_password, password_hash, password)

@@ -80,14 +80,15 @@ class SignUpResult:
     """What :func:`~identity.service.accounts.sign_up` did.
 
     Attributes:
-        account_id: the account a code was sent for (new, or an existing account
-            whose email was never verified), or ``None`` when the email belongs to
-            a verified account: nothing was changed or sent. Pages must show the
-            same thing in every case.
+        account_id: the account whose email code the sign-up waits for: a new
+            account, an existing one whose email was never verified (a code was
+            sent), or the verified account of that email (nothing was changed or
+            sent; its codes are only played out, and none verifies it). Pages must
+            treat every case the same way.
         created: whether a new account was created.
     """
 
-    account_id: str | None
+    account_id: str
     created: bool
 
 
