@@ -8,6 +8,7 @@ Playwright never downloads a browser here: the tests use ``/usr/bin/chromium``
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +38,10 @@ def chromium() -> Iterator[object]:
     on the main thread until it stops, and asyncio tests that run after the
     browser tests in the same process could not start their own loop."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run browser tests")
+        message = f"{CHROMIUM} is absent: install Debian's chromium package to run browser tests"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI installs it in .ci/run)")
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
