@@ -131,6 +131,15 @@ async def test_a_stopped_server_reports_not_serving_from_its_health_servicer(
         assert reply.status == NOT_SERVING
 
 
+async def test_a_server_told_it_is_shutting_down_answers_not_serving_while_still_up(
+    server: GrpcServer, channel: grpc.aio.Channel
+) -> None:
+    await server.not_serving()
+
+    assert await health_status(channel, "") == NOT_SERVING
+    assert await health_status(channel, SERVICE_NAME) == NOT_SERVING
+
+
 async def test_the_server_listens_on_the_port_it_reports(server: GrpcServer) -> None:
     assert server.address.endswith(f":{server.port}")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -139,6 +139,10 @@ class GrpcServer:
         await self.server.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
 
+    async def not_serving(self) -> None:
+        """Report NOT_SERVING for the server and every service (shutdown has begun)."""
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, then stop, letting calls in flight finish for ``grace`` seconds."""
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)

@@ -152,6 +152,7 @@ class Component:
     async def stop(self) -> None:
         """Stop everything :meth:`start` started, within ``shutdown_grace_seconds`` (+1 s)."""
         grace = self.settings.shutdown_grace_seconds
+        self._tasks = getattr(self, "_tasks", [])
         if self.stop_event is not None:
             self.stop_event.set()
         if self.on_stop is not None:
@@ -210,7 +211,7 @@ class Component:
             watcher.cancel()
         server.should_exit = True
         if self.grpc_server is not None:
-            await self.grpc_server._set_all(0)  # NOT_SERVING before anything else
+            await self.grpc_server.not_serving()  # before anything else stops
         with contextlib.suppress(Exception):
             await asyncio.wait_for(http_task, timeout=self.settings.shutdown_grace_seconds + 1)
         await self.stop()
