@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.http_api import create_app
@@ -33,6 +33,14 @@ async def echo(request: Request) -> JSONResponse:
     ``/.../slow`` answers after two seconds."""
     body = await request.body()
     path = request.url.path
+    if path.endswith("/gzipped"):
+        import gzip
+
+        return Response(
+            gzip.compress(b'{"gzipped": true}'),
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
     if path.endswith("/slow"):
         await asyncio.sleep(2)
     status = int(path.rsplit("/", 1)[1]) if "/status/" in path else 200
@@ -524,6 +532,20 @@ async def test_a_backend_that_keeps_failing_gets_a_fast_503_once_its_breaker_ope
     assert (await gateway.get("/pay/payments")).status_code == 200, (
         "other backends are not affected"
     )
+
+
+async def test_a_compressed_answer_is_passed_on_still_compressed(backend: ThreadedServer) -> None:
+    """Small answers are read whole; their bytes and Content-Encoding must stay as sent."""
+    async with upstream_client(10) as upstream:
+        app = gateway_app(
+            {name: backend.url for name in ("identity", "payments", "notify", "registers")},
+            upstream,
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gov.example") as client:
+            reply = await client.get("/pay/gzipped")
+    assert reply.headers["content-encoding"] == "gzip"
+    assert reply.json()["gzipped"] is True
 
 
 async def test_every_response_carries_security_headers(gateway: httpx.AsyncClient) -> None:

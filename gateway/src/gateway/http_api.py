@@ -118,6 +118,60 @@ def client_address(request: Request, trusted: tuple[str, ...]) -> str:
     return peer
 
 
+class EdgeMiddleware:
+    """Plain ASGI middleware around every gateway request: the caller's address (see
+    :func:`client_address`), security headers, the access log and the metrics."""
+
+    def __init__(self, app, trusted_proxies: tuple[str, ...]) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+        self.security_headers = [
+            (k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+        ]
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        state["client_address"] = client_address(Request(scope), self.trusted_proxies)
+        status = 500
+
+        async def send_with_headers(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [
+                    (name, value) for name, value in self.security_headers if name not in present
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            backend = state.get("backend", "gateway")
+            route = state.get("route", "other")
+            elapsed = time.perf_counter() - started
+            GATEWAY_REQUESTS.labels(backend, route, scope["method"], str(status)).inc()
+            GATEWAY_DURATION.labels(backend, route).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "backend": backend,
+                    "request_id": state.get("request_id", ""),
+                    "client": state["client_address"],
+                },
+            )
+
+
 def create_app(
     backend_urls: dict[str, str],
     client: httpx.AsyncClient,
@@ -147,30 +201,7 @@ def create_app(
     }
     app.state.breakers = breakers
 
-    @app.middleware("http")
-    async def edge(request: Request, call_next) -> Response:
-        started = time.perf_counter()
-        request.state.client_address = client_address(request, options.trusted_proxies)
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        backend = getattr(request.state, "backend", "gateway")
-        route = getattr(request.state, "route", "other")
-        GATEWAY_REQUESTS.labels(backend, route, request.method, str(response.status_code)).inc()
-        GATEWAY_DURATION.labels(backend, route).observe(time.perf_counter() - started)
-        access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "backend": backend,
-                "request_id": getattr(request.state, "request_id", ""),
-                "client": request.state.client_address,
-            },
-        )
-        return response
+    app.add_middleware(EdgeMiddleware, trusted_proxies=options.trusted_proxies)
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def forward(request: Request, path: str) -> Response:

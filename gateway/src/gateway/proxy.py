@@ -96,6 +96,8 @@ def forward_headers(
 
 #: Methods that may be sent again when a pooled connection turned out to be dead.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Answers up to this size (bytes, by Content-Length) are read whole, larger ones streamed.
+WHOLE_BODY_BYTES = 64 * 1024
 #: The longest path and query forwarded (bytes); longer gets 414.
 MAX_URL_BYTES = 16384
 
@@ -206,12 +208,26 @@ async def forward(
         for k, v in upstream.headers.multi_items()
         if k.lower() not in HOP_BY_HOP | GATEWAY_OWNED
     ]
-    response = StreamingResponse(
-        upstream.aiter_raw(),
-        status_code=upstream.status_code,
-        headers=_merge(headers),
-        background=BackgroundTask(upstream.aclose),
-    )
+    length = upstream.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= WHOLE_BODY_BYTES:
+        # Small answers (most API responses) are passed on whole: cheaper than streaming.
+        try:
+            body_bytes = b"".join([chunk async for chunk in upstream.aiter_raw()])  # still encoded
+        except httpx.HTTPError:
+            _failed(breaker)
+            return refusal(path, 502, "service unavailable")
+        finally:
+            await upstream.aclose()
+        response: Response = Response(
+            body_bytes, status_code=upstream.status_code, headers=_merge(headers)
+        )
+    else:
+        response = StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            headers=_merge(headers),
+            background=BackgroundTask(upstream.aclose),
+        )
     for name, value in headers:
         if name.lower() == "set-cookie":
             response.raw_headers.append((b"set-cookie", value.encode("latin-1")))

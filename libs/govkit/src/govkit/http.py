@@ -97,21 +97,48 @@ def add_probes(
     others = [r for r in app.router.routes if r not in probes]
     app.router.routes[:] = probes + others
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        request_id = request_id_from(request.headers.get("x-request-id"))
-        request.state.request_id = request_id
+    app.add_middleware(ObserveMiddleware, app_ref=app, component=component)
+
+
+class ObserveMiddleware:
+    """Plain ASGI middleware (no extra task per request, unlike ``BaseHTTPMiddleware``):
+    request id in and out (``request.state.request_id``, ``X-Request-Id``) and the
+    request metrics by route template, method and status."""
+
+    def __init__(self, app, app_ref: FastAPI, component: str) -> None:
+        self.app = app
+        self.app_ref = app_ref
+        self.component = component
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                raw_id = value.decode("latin-1")
+                break
+        request_id = request_id_from(raw_id)
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
+            await self.app(scope, receive, send_with_id)
         finally:
-            if request.url.path not in PROBE_PATHS:
-                route = route_template(app, request)
-                REQUESTS.labels(component, route, request.method, str(status)).inc()
-                DURATION.labels(component, route, request.method).observe(
+            if scope["path"] not in PROBE_PATHS:
+                route = route_template(self.app_ref, Request(scope))
+                REQUESTS.labels(self.component, route, scope["method"], str(status)).inc()
+                DURATION.labels(self.component, route, scope["method"]).observe(
                     time.perf_counter() - started
                 )
-        response.headers["X-Request-Id"] = request_id
-        return response
