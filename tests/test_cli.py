@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from govkit.nats_server import free_port
+
 COMMANDS = {
     (): "identity, payments, notifications and registers behind one gateway",
     ("up",): "Run the whole platform",
@@ -305,3 +307,31 @@ def test_migrating_an_unsupported_database_fails_with_one_clear_line(tmp_path: P
     assert "migrating payments failed" in flat(result.stderr)
     assert "unsupported database" in flat(result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_the_admin_commands_explain_that_identity_is_not_running_instead_of_a_traceback(
+    tmp_path,
+) -> None:
+    import json as json_module
+
+    (tmp_path / "secrets.json").write_text(json_module.dumps({"identity_admin_token": "t" * 40}))
+    (tmp_path / "endpoints.json").write_text(
+        json_module.dumps({"host": "127.0.0.1", "identity": {"http": 1, "grpc": free_port()}})
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govplat_cli",
+            "agencies",
+            "create",
+            "X",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "is govplat running?" in result.stderr and "Traceback" not in result.stderr

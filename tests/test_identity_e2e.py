@@ -173,9 +173,9 @@ def test_the_cli_creates_an_agency_a_service_and_keys_that_identity_then_accepts
 ):
     agency = govplat(running_platform, "agencies", "create", f"CLI agency {generate_token(6)}")
     assert agency.returncode == 0, agency.stderr
-    agency_id = json.loads(agency.stdout)[0]["id"]
+    agency_id = json.loads(agency.stdout)["id"]
     service = govplat(running_platform, "agencies", "add-service", agency_id, "Fishing licences")
-    service_id = json.loads(service.stdout)[0]["id"]
+    service_id = json.loads(service.stdout)["id"]
     created = json.loads(
         govplat(
             running_platform,
@@ -189,7 +189,7 @@ def test_the_cli_creates_an_agency_a_service_and_keys_that_identity_then_accepts
             "--type",
             "live",
         ).stdout
-    )[0]
+    )
     assert created["key"].startswith("api_live_")
     listed = json.loads(govplat(running_platform, "keys", "list", service_id).stdout)
     assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]

@@ -65,6 +65,17 @@ def _run(action):
         raise fail(str(error)) from None
 
 
+def _print_one(row: dict, as_json: bool, plain: str | None = None) -> None:
+    """One created or changed thing: a JSON object, or ``row[plain]`` alone (for
+    scripts: ``ID=$(govplat agencies create X)``), or every field."""
+    if as_json:
+        typer.echo(json.dumps(row))
+    elif plain is not None:
+        typer.echo(row[plain])
+    else:
+        typer.echo("  ".join(f"{key}={value}" for key, value in row.items()))
+
+
 def _print(rows: list[dict], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(rows))
@@ -81,14 +92,14 @@ def create_agency(
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Create an agency; prints its id."""
+    """Create an agency; prints its id (--json for all fields)."""
 
     def act():
         with _admin(identity, token, data_dir) as admin:
             created = admin.call(
                 "CreateOrganisation", pb.CreateOrganisationRequest(name=name)
             ).organisation
-        _print([{"id": created.id, "name": created.name}], as_json)
+        _print_one({"id": created.id, "name": created.name}, as_json, plain="id")
 
     _run(act)
 
@@ -125,16 +136,17 @@ def add_service(
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Create a service of an agency; prints its id (the Notify service id)."""
+    """Create a service of an agency; prints its id (the Notify service id; --json for all fields)."""
 
     def act():
         with _admin(identity, token, data_dir) as admin:
             created = admin.call(
                 "CreateService", pb.CreateServiceRequest(organisation_id=agency_id, name=name)
             ).service
-        _print(
-            [{"id": created.id, "agency_id": created.organisation_id, "name": created.name}],
+        _print_one(
+            {"id": created.id, "agency_id": created.organisation_id, "name": created.name},
             as_json,
+            plain="id",
         )
 
     _run(act)
@@ -184,7 +196,7 @@ def create_key(
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Create an API key. The key is printed once: store it now."""
+    """Create an API key; prints the key, once: store it now (--json adds its id and details)."""
     from govplat_cli.main import fail
 
     if api not in API:
@@ -200,7 +212,7 @@ def create_key(
                     service_id=service_id, name=name, api=API[api], key_type=KEY_TYPE[key_type]
                 ),
             )
-        _print([{**_key_row(created.api_key), "key": created.key}], as_json)
+        _print_one({**_key_row(created.api_key), "key": created.key}, as_json, plain="key")
 
     _run(act)
 
@@ -236,7 +248,7 @@ def revoke_key(
     def act():
         with _admin(identity, token, data_dir) as admin:
             revoked = admin.call("RevokeApiKey", pb.RevokeApiKeyRequest(api_key_id=key_id)).api_key
-        _print([_key_row(revoked)], as_json)
+        _print_one(_key_row(revoked), as_json)
 
     _run(act)
 
@@ -291,14 +303,12 @@ def create_client(
                     jwks_uri=jwks_uri,
                 ),
             )
-        _print(
-            [
-                {
-                    "client_id": created.client.client_id,
-                    "name": created.client.name,
-                    "client_secret": created.client_secret,
-                }
-            ],
+        _print_one(
+            {
+                "client_id": created.client.client_id,
+                "name": created.client.name,
+                "client_secret": created.client_secret,
+            },
             as_json,
         )
 

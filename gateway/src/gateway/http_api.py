@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 
-from gateway import proxy, routing
+from gateway import portal, proxy, routing
 from gateway.auth import Authenticator, Refusal
 from gateway.breaker import CircuitBreaker
 from gateway.quotas import Quotas
@@ -202,6 +202,9 @@ def create_app(
     app.state.breakers = breakers
 
     app.add_middleware(EdgeMiddleware, trusted_proxies=options.trusted_proxies)
+
+    portal.mount_assets(app)
+    app.include_router(portal.create_router(backend_urls, client))
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def forward(request: Request, path: str) -> Response:

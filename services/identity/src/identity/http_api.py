@@ -263,7 +263,8 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
             raise OAuthError("invalid_token", "a Bearer access token is required", status=401)
         return header[7:].strip()
 
-    @app.api_route("/userinfo", methods=["GET", "POST"], tags=["OpenID Connect"])
+    @app.get("/userinfo", tags=["OpenID Connect"], operation_id="userinfo_get")
+    @app.post("/userinfo", tags=["OpenID Connect"], operation_id="userinfo_post")
     async def userinfo(access_token: str = Depends(bearer)) -> JSONResponse:
         """UserInfo endpoint (OIDC Core section 5.3)."""
         async with db.read() as session:
