@@ -162,3 +162,55 @@ def test_a_spoofed_x_forwarded_for_does_not_escape_the_pay_quota(running_platfor
             if answer.status_code == 429:
                 assert answer.json() == {"code": "P0900", "description": "Too many requests"}
     assert 429 in statuses, "40 POSTs well inside a few seconds hit the 15 per second quota"
+
+
+@pytest.mark.slow
+def test_a_revoked_key_stops_working_within_the_gateways_cache_time(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from govkit.testing.platform import start_platform
+
+    platform = start_platform(tmp_path, extra_env={"GOVPLAT_AUTH_CACHE_SECONDS": "2"})
+    try:
+        service_id = platform.credentials()["sandbox_service_id"]
+
+        def govplat(*args: str) -> dict:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "govplat_cli",
+                    *args,
+                    "--data-dir",
+                    str(platform.data_dir),
+                    "--json",
+                ],
+                env=platform.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout)
+
+        created = govplat(
+            "keys",
+            "create",
+            service_id,
+            "--name",
+            "short-lived",
+            "--api",
+            "payments",
+            "--type",
+            "test",
+        )
+        headers = {"Authorization": f"Bearer {created['key']}"}
+        url = f"{platform.gateway_url}/v1/payments"
+        assert httpx.get(url, headers=headers, timeout=10).status_code != 401
+        govplat("keys", "revoke", created["id"])
+        time.sleep(2.5)
+        assert httpx.get(url, headers=headers, timeout=10).status_code == 401
+    finally:
+        platform.stop()

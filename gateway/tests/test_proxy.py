@@ -595,3 +595,53 @@ async def test_the_access_log_has_no_query_string_or_credentials(
     assert records and records[-1].route == "/pay" and records[-1].status == 200
     logged = " ".join(str(vars(r)) for r in records)
     assert "secret-token-value" not in logged and "secret-key-value" not in logged
+
+
+async def test_a_route_with_a_short_timeout_gives_504_after_that_time(
+    backend: ThreadedServer,
+) -> None:
+    from gateway.http_api import EdgeOptions
+
+    async with upstream_client(10) as upstream:
+        options = EdgeOptions(timeouts={"/pay": 0.3})
+        app = create_app(
+            {name: backend.url for name in ("identity", "payments", "notify", "registers")},
+            upstream,
+            options=options,
+        )
+        add_probes(app, component="gateway", checks={})
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
+        ) as client:
+            started = time.monotonic()
+            reply = await client.get("/pay/slow")
+            elapsed = time.monotonic() - started
+    assert reply.status_code == 504 and elapsed < 1.5
+
+
+async def test_cors_answers_only_the_configured_origins(backend: ThreadedServer) -> None:
+    from gateway.http_api import EdgeOptions
+
+    async with upstream_client(10) as upstream:
+        options = EdgeOptions(cors_origins=("https://portal.example",))
+        app = create_app(
+            {name: backend.url for name in ("identity", "payments", "notify", "registers")},
+            upstream,
+            options=options,
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
+        ) as client:
+            allowed = await client.options(
+                "/pay/payments",
+                headers={
+                    "Origin": "https://portal.example",
+                    "Access-Control-Request-Method": "POST",
+                },
+            )
+            other = await client.options(
+                "/pay/payments",
+                headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+            )
+    assert allowed.headers["access-control-allow-origin"] == "https://portal.example"
+    assert "access-control-allow-origin" not in other.headers

@@ -67,6 +67,9 @@ def build(settings: Settings | None = None) -> Component:
                 trusted_proxies=settings.trusted_proxy_list(),
                 breaker_threshold=settings.breaker_threshold,
                 breaker_cooldown=settings.breaker_cooldown_seconds,
+                cors_origins=tuple(
+                    o.strip() for o in settings.cors_origins.split(",") if o.strip()
+                ),
             ),
         ),
         uses_nats=False,

@@ -16,6 +16,8 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 - ``MAX_BODY_BYTES`` (default 1 MiB; precompiled letters 8 MiB): larger bodies get 413.
 - ``TRUSTED_PROXIES`` (comma-separated addresses or networks, default none): proxies in
   front of the gateway whose ``X-Forwarded-For`` is believed.
+- ``CORS_ORIGINS`` (comma-separated origins, default none): browser origins allowed
+  to call the APIs across origins.
 - ``BREAKER_THRESHOLD`` (5) and ``BREAKER_COOLDOWN_SECONDS`` (10): a backend that
   fails that many times in a row gets no requests (503) for that long.
 - ``AUTH_CACHE_SECONDS`` (default 30, at most 30): how long a verified credential is
@@ -51,6 +53,7 @@ class Settings(ComponentSettings):
     pay_posts_per_second: int = Field(default=15, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     trusted_proxies: str = ""
+    cors_origins: str = ""
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 
@@ -67,13 +68,25 @@ class EdgeOptions:
             ``X-Forwarded-For`` is believed; from anyone else it is ignored.
         breaker_threshold / breaker_cooldown: consecutive failures to open a backend's
             circuit, and seconds it stays open.
+        cors_origins: browser origins allowed to call the APIs (the portal's own pages
+            are same-origin and need none); none by default.
     """
 
     max_body_bytes: int = 1024 * 1024
     large_body_routes: dict[str, int] = field(
         default_factory=lambda: {"/v2/notifications/letter": 8 * 1024 * 1024}
     )
-    timeouts: dict[str, float] = field(default_factory=dict)
+    timeouts: dict[str, float] = field(
+        default_factory=lambda: {
+            "/authorize": 10.0,
+            "/token": 10.0,
+            "/userinfo": 10.0,
+            "/introspect": 10.0,
+            "/revoke": 10.0,
+            "/registers": 120.0,  # whole-register downloads
+        }
+    )
+    cors_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     breaker_threshold: int = 5
     breaker_cooldown: float = 10.0
@@ -202,6 +215,15 @@ def create_app(
     app.state.breakers = breakers
 
     app.add_middleware(EdgeMiddleware, trusted_proxies=options.trusted_proxies)
+    if options.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(options.cors_origins),
+            allow_methods=METHODS,
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+            expose_headers=["X-Request-Id"],
+            max_age=600,
+        )
 
     portal.mount_assets(app)
     app.include_router(portal.create_router(backend_urls, client))

@@ -61,9 +61,12 @@ class RunningPlatform:
         self.databases.clear()
 
 
-def start_platform(tmp_path: Path, backend: str = "sqlite") -> RunningPlatform:
+def start_platform(
+    tmp_path: Path, backend: str = "sqlite", extra_env: dict[str, str] | None = None
+) -> RunningPlatform:
     """Run ``govplat up`` on free loopback ports with its data under ``tmp_path``,
-    on SQLite files or fresh PostgreSQL databases; return once it printed "ready"."""
+    on SQLite files or fresh PostgreSQL databases; return once it printed "ready".
+    ``extra_env`` is added to its environment (e.g. shorter limits for a test)."""
     data_dir = tmp_path / "var"
     ports = {
         f"GOVPLAT_{name.upper()}_{kind}_PORT": str(free_port())
@@ -78,6 +81,7 @@ def start_platform(tmp_path: Path, backend: str = "sqlite") -> RunningPlatform:
         GOVPLAT_NATS_PORT=str(nats_port),
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     databases = []
     if backend == "postgresql":
         for service in SERVICES:
