@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 from fastapi.responses import JSONResponse, Response
 
+from govkit.http import bearer_token
 from govkit.principal import Principal
 from govkit.telemetry import grpc_client_interceptors
 from govplat.identity.v1 import identity_service_pb2 as pb
@@ -150,9 +151,9 @@ class Authenticator:
         """A GOV.UK Notify caller (Notify ``app/authentication/auth.py`` checks 1-2 here, the rest in identity)."""
         if not authorization:
             return Refusal(notify_error(401, NOTIFY_MISSING))
-        if authorization[:7].title() != "Bearer ":
+        token = bearer_token(authorization)
+        if authorization[:7].lower() != "bearer ":
             return Refusal(notify_error(401, NOTIFY_NOT_BEARER))
-        token = authorization[7:].strip()
 
         async def check():
             return await self._call(
@@ -165,11 +166,7 @@ class Authenticator:
 
     async def payments(self, authorization: str | None) -> Principal | Refusal:
         """A GOV.UK Pay caller: an ``api_...`` key, or an OAuth access token with a payments scope."""
-        token = (
-            authorization[7:].strip()
-            if authorization and authorization[:7].lower() == "bearer "
-            else ""
-        )
+        token = bearer_token(authorization)
         if not token:
             return Refusal(pay_unauthorised())
         if token.count(".") == 2:
@@ -209,11 +206,7 @@ class Authenticator:
 
     async def bearer_access_token(self, authorization: str | None) -> Principal | Refusal:
         """``Authorization: Bearer <access token>`` (register writes)."""
-        token = (
-            authorization[7:].strip()
-            if authorization and authorization[:7].lower() == "bearer "
-            else ""
-        )
+        token = bearer_token(authorization)
         if not token:
             return Refusal(oauth_invalid_token("a Bearer access token is required"))
         return await self.access_token(token)

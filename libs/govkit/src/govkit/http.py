@@ -38,6 +38,15 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or '' when the header
+    is missing, uses another scheme or has no token (the scheme is case-insensitive,
+    RFC 6750 section 2.1)."""
+    if not authorization or authorization[:7].lower() != "bearer ":
+        return ""
+    return authorization[7:].strip()
+
+
 def request_id_from(value: str | None) -> str:
     """The caller's request id if it is a short safe token, else a new UUID4."""
     if value and _SAFE_REQUEST_ID.match(value):

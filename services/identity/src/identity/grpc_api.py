@@ -13,10 +13,10 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from govkit.errors import UnauthenticatedError
+from govkit.principal import Principal
 from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat.identity.v1 import identity_service_pb2_grpc
 from identity.context import Context
-from identity.security import constant_time_equal
 from identity.service import credentials, oidc, signing
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["IdentityService"].full_name
@@ -34,7 +34,7 @@ def _time(value) -> Timestamp | None:
     return stamp
 
 
-def principal_pb(principal: credentials.Principal) -> pb.Principal:
+def principal_pb(principal: Principal) -> pb.Principal:
     return pb.Principal(
         organisation_id=principal.organisation_id,
         service_id=principal.service_id,
@@ -96,11 +96,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
 
     def _operator(self, grpc_context: grpc.aio.ServicerContext) -> None:
         metadata = dict(grpc_context.invocation_metadata() or ())
-        header = metadata.get("authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        if not token or not constant_time_equal(
-            token, self.context.settings.admin_token.get_secret_value()
-        ):
+        if not self.context.is_operator(metadata.get("authorization")):
             raise UnauthenticatedError(
                 "UNAUTHENTICATED", "the operator credential is missing or wrong"
             )

@@ -20,10 +20,10 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError
+from govkit.http import bearer_token
 from identity import pages
 from identity.context import Context
 from identity.errors import OAuthError
-from identity.security import constant_time_equal
 from identity.service import accounts, credentials, oidc, signing
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -258,10 +258,10 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         return JSONResponse(answer, headers=NO_STORE)
 
     async def bearer(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        if header[:7].lower() != "bearer " or not header[7:].strip():
+        token_ = bearer_token(request.headers.get("authorization"))
+        if not token_:
             raise OAuthError("invalid_token", "a Bearer access token is required", status=401)
-        return header[7:].strip()
+        return token_
 
     @app.get("/userinfo", tags=["OpenID Connect"], operation_id="userinfo_get")
     @app.post("/userinfo", tags=["OpenID Connect"], operation_id="userinfo_post")
@@ -336,11 +336,7 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     admin = APIRouter(prefix="/admin/identity", tags=["Admin"])
 
     async def operator(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        token_ = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        if not token_ or not constant_time_equal(
-            token_, context.settings.admin_token.get_secret_value()
-        ):
+        if not context.is_operator(request.headers.get("authorization")):
             raise DomainError("UNAUTHENTICATED", "the operator credential is missing or wrong")
 
     @admin.post("/organisations", status_code=201, dependencies=[Depends(operator)])

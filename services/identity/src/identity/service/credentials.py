@@ -20,7 +20,6 @@ import math
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from joserfc import jws, jwt
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govkit.db import utcnow
 from govkit.errors import ConflictError, InvalidArgumentError, NotFoundError
 from govkit.outbox import add_event
+from govkit.principal import Principal
 from govplat.identity.v1 import events_pb2
 from identity import models
 from identity.context import Context
@@ -60,29 +60,6 @@ SCOPES_BY_API = {
     "notify": ("notify:send", "notify:read"),
     "payments": ("payments:read", "payments:write"),
 }
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, as the gateway forwards it to a service.
-
-    Attributes:
-        organisation_id / service_id: the agency and its service ('' for a citizen).
-        key_type: ``live``, ``test`` or ``team``.
-        scopes: what the credential may do, e.g. ``("notify:send",)``.
-        credential_id: the API key id or the access token's ``jti``.
-        api: ``notify``, ``payments`` or ``oauth``.
-        client_id / subject: for access tokens.
-    """
-
-    organisation_id: str
-    service_id: str
-    key_type: str
-    scopes: tuple[str, ...] = field(default_factory=tuple)
-    credential_id: str = ""
-    api: str = ""
-    client_id: str = ""
-    subject: str = ""
 
 
 def _page(token: str, size: int) -> tuple[int, int]:

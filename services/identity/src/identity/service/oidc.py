@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import utcnow
+from govkit.principal import Principal
 from identity.context import Context
 from identity.errors import OAuthError
 from identity.models import (
@@ -54,7 +55,7 @@ from identity.models import (
 )
 from identity.security import constant_time_equal, new_token, sha256_hex
 from identity.service import signing
-from identity.service.credentials import Principal, get_oauth_client
+from identity.service.credentials import get_oauth_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Algorithms accepted in client assertions (never ``none`` or an HMAC algorithm).
