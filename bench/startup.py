@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from pathlib import Path
 
-from govkit.nats_server import free_port
+from govkit.testing.platform import start_platform
 
-COMPONENTS = ("gateway", "identity", "payments", "notify", "registers")
 READY_TARGET_SECONDS = 20.0
 STOP_TARGET_SECONDS = 10.0
 
@@ -31,37 +28,10 @@ STOP_TARGET_SECONDS = 10.0
 def one_run() -> tuple[float, float]:
     """Start the platform once; return (seconds to ready, seconds to stopped)."""
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("GOVPLAT_") and k != "NATS_URL"
-        }
-        env.update(
-            {
-                f"GOVPLAT_{c.upper()}_{kind}_PORT": str(free_port())
-                for c in COMPONENTS
-                for kind in ("HTTP", "GRPC")
-            }
-        )
-        env.update(
-            GOVPLAT_DATA_DIR=data_dir, GOVPLAT_NATS_PORT=str(free_port()), PYTHONUNBUFFERED="1"
-        )
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "govplat_cli", "up"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for line in process.stdout:
-            if "govplat is ready" in line:
-                break
-        else:
-            raise SystemExit(f"govplat up exited with {process.wait()} before it was ready")
-        ready = time.monotonic() - started
+        running = start_platform(Path(data_dir))
         stopping = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        return ready, time.monotonic() - stopping
+        running.stop(timeout=30)
+        return running.ready_after, time.monotonic() - stopping
 
 
 def main() -> None:

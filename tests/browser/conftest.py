@@ -7,14 +7,14 @@ Playwright never downloads a browser here: the tests use ``/usr/bin/chromium``
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from govkit.testing import run_coroutine
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -60,26 +60,6 @@ def page(chromium) -> Iterator[object]:
     context.close()
 
 
-def _in_thread(coroutine):
-    """Run a coroutine on its own event loop in another thread (Playwright's sync API
-    owns the main thread's loop) and return its result."""
-    result: list = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coroutine))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
-
-
 async def _codes_for(nats_url: str, destination: str) -> list[str]:
     """Every code sent to ``destination`` so far, oldest first (an ephemeral pull
     consumer over the identity stream)."""
@@ -117,7 +97,7 @@ def read_code(running_platform):
     def read(destination: str, after: int = 0) -> str:
         deadline = time.monotonic() + 20
         while True:
-            codes = _in_thread(_codes_for(running_platform.nats_url, destination))
+            codes = run_coroutine(_codes_for(running_platform.nats_url, destination))
             if len(codes) > after:
                 return codes[-1]
             if time.monotonic() > deadline:

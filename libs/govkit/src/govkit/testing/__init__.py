@@ -29,13 +29,16 @@ def database_backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(TEST_DATABASE_ENV) else ["sqlite"]
 
 
-def _run(coroutine) -> None:
-    """Run a coroutine to completion from sync code, even inside a running loop's thread."""
+def run_coroutine(coroutine):
+    """Run a coroutine to completion on its own event loop in another thread and return
+    its result: usable from sync code even when this thread's loop is busy (a running
+    pytest-asyncio test, or Playwright's sync API)."""
+    result: list = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            asyncio.run(coroutine)
+            result.append(asyncio.run(coroutine))
         except BaseException as exc:  # re-raised in the caller
             errors.append(exc)
 
@@ -44,6 +47,7 @@ def _run(coroutine) -> None:
     thread.join()
     if errors:
         raise errors[0]
+    return result[0]
 
 
 def _admin_url(url: str) -> str:
@@ -64,7 +68,7 @@ def create_postgres_database(server_url: str) -> str:
         finally:
             await conn.close()
 
-    _run(create())
+    run_coroutine(create())
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -83,7 +87,7 @@ def drop_postgres_database(url: str) -> None:
         finally:
             await conn.close()
 
-    _run(drop())
+    run_coroutine(drop())
 
 
 def new_database_url(backend: str, folder: Path) -> str:
