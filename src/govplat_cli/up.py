@@ -145,6 +145,7 @@ class Platform:
         self.nats: NatsServer | None = None
         self.nats_url = settings.nats_url or ""
         self.children: list[Child] = []
+        self._secrets: dict[str, str] | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -220,7 +221,9 @@ class Platform:
     def identity_secrets(self) -> dict[str, str]:
         """Identity's secret key and admin token (from the settings, else from
         ``DATA_DIR/secrets.json``) and the gateway's principal key pair, created with
-        random values on first use (the file has mode 600)."""
+        random values on first use (the file has mode 600). Read once per run."""
+        if self._secrets is not None:
+            return self._secrets
         path = self.data_dir / "secrets.json"
         stored: dict[str, str] = {}
         if path.exists():
@@ -237,7 +240,7 @@ class Platform:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600, exist_ok=True)
             path.write_text(json.dumps(stored, indent=2) + "\n")
-        return {
+        self._secrets = {
             **{
                 key: getattr(self.settings, key) or stored[key]
                 for key in ("identity_secret_key", "identity_admin_token")
@@ -245,6 +248,7 @@ class Platform:
             "principal_private_key": stored["principal_private_key"],
             "principal_public_key": stored["principal_public_key"],
         }
+        return self._secrets
 
     def child_env(self, name: str) -> dict[str, str]:
         """The environment a component is started with."""

@@ -13,6 +13,7 @@ counted in ``govplat_gateway_requests_total``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -106,10 +107,18 @@ class EdgeOptions:
         return None
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(
+    trusted: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The trusted proxies as networks, parsed once per configuration (not per request)."""
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
 def client_address(request: Request, trusted: tuple[str, ...]) -> str:
     """The caller's address: the peer, unless the peer is a trusted proxy, in which case
     the right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
-    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+    networks = _networks(trusted)
 
     def is_trusted(address: str) -> bool:
         try:

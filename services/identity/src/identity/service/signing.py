@@ -95,13 +95,21 @@ async def published_keys(session: AsyncSession) -> list[dict]:
 async def active_private_key(session: AsyncSession, box: SecretBox) -> tuple[str, ECKey]:
     """The active key's kid and private key (for signing).
 
+    Read and decrypted once per transaction (remembered on the session): a token
+    response signs an access token and an ID token with the same key.
+
     Raises:
         LookupError: when there is no active key (call :func:`ensure_keys`).
     """
+    remembered = session.info.get("govplat_signing_key")
+    if remembered is not None:
+        return remembered
     key = await session.scalar(select(SigningKey).where(SigningKey.status == "active"))
     if key is None:
         raise LookupError("no active signing key")
-    return key.kid, ECKey.import_key(json.loads(box.decrypt(key.private_jwk_encrypted)))
+    remembered = (key.kid, ECKey.import_key(json.loads(box.decrypt(key.private_jwk_encrypted))))
+    session.info["govplat_signing_key"] = remembered
+    return remembered
 
 
 class KeyCache:
