@@ -4,7 +4,9 @@ local ``govplat up`` by default)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -56,11 +58,17 @@ def _admin(address: str | None, token: str | None, data_dir: Path | None) -> Ide
     return IdentityAdmin(address, admin_token(settings.data_dir, token))
 
 
-def _run(action):
+@contextlib.contextmanager
+def _admin_session(
+    address: str | None, token: str | None, data_dir: Path | None
+) -> Iterator[IdentityAdmin]:
+    """Identity's admin API for one command; a refusal or an unreachable identity
+    ends the command with one clear line (exit 1), never a traceback."""
     from govplat_cli.main import fail
 
     try:
-        return action()
+        with _admin(address, token, data_dir) as admin:
+            yield admin
     except AdminError as error:
         raise fail(str(error)) from None
 
@@ -93,15 +101,11 @@ def create_agency(
     as_json: AsJson = False,
 ) -> None:
     """Create an agency; prints its id (--json for all fields)."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            created = admin.call(
-                "CreateOrganisation", pb.CreateOrganisationRequest(name=name)
-            ).organisation
-        _print_one({"id": created.id, "name": created.name}, as_json, plain="id")
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        created = admin.call(
+            "CreateOrganisation", pb.CreateOrganisationRequest(name=name)
+        ).organisation
+    _print_one({"id": created.id, "name": created.name}, as_json, plain="id")
 
 
 @agencies_app.command("list")
@@ -109,22 +113,18 @@ def list_agencies(
     identity: Address = None, token: Token = None, data_dir: DataDir = None, as_json: AsJson = False
 ) -> None:
     """List every agency."""
-
-    def act():
-        rows, page_token = [], ""
-        with _admin(identity, token, data_dir) as admin:
-            while True:
-                page = admin.call(
-                    "ListOrganisations",
-                    pb.ListOrganisationsRequest(page_size=500, page_token=page_token),
-                )
-                rows += [{"id": o.id, "name": o.name} for o in page.organisations]
-                page_token = page.next_page_token
-                if not page_token:
-                    break
-        _print(rows, as_json)
-
-    _run(act)
+    rows, page_token = [], ""
+    with _admin_session(identity, token, data_dir) as admin:
+        while True:
+            page = admin.call(
+                "ListOrganisations",
+                pb.ListOrganisationsRequest(page_size=500, page_token=page_token),
+            )
+            rows += [{"id": o.id, "name": o.name} for o in page.organisations]
+            page_token = page.next_page_token
+            if not page_token:
+                break
+    _print(rows, as_json)
 
 
 @agencies_app.command("add-service")
@@ -137,19 +137,15 @@ def add_service(
     as_json: AsJson = False,
 ) -> None:
     """Create a service of an agency; prints its id (the Notify service id; --json for all fields)."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            created = admin.call(
-                "CreateService", pb.CreateServiceRequest(organisation_id=agency_id, name=name)
-            ).service
-        _print_one(
-            {"id": created.id, "agency_id": created.organisation_id, "name": created.name},
-            as_json,
-            plain="id",
-        )
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        created = admin.call(
+            "CreateService", pb.CreateServiceRequest(organisation_id=agency_id, name=name)
+        ).service
+    _print_one(
+        {"id": created.id, "agency_id": created.organisation_id, "name": created.name},
+        as_json,
+        plain="id",
+    )
 
 
 @agencies_app.command("services")
@@ -161,15 +157,11 @@ def list_services(
     as_json: AsJson = False,
 ) -> None:
     """List an agency's services."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            page = admin.call(
-                "ListServices", pb.ListServicesRequest(organisation_id=agency_id, page_size=500)
-            )
-        _print([{"id": s.id, "name": s.name} for s in page.services], as_json)
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        page = admin.call(
+            "ListServices", pb.ListServicesRequest(organisation_id=agency_id, page_size=500)
+        )
+    _print([{"id": s.id, "name": s.name} for s in page.services], as_json)
 
 
 def _key_row(key: pb.ApiKey) -> dict:
@@ -204,17 +196,14 @@ def create_key(
     if key_type not in KEY_TYPE:
         raise fail("--type must be live, test or team", 2)
 
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            created = admin.call(
-                "CreateApiKey",
-                pb.CreateApiKeyRequest(
-                    service_id=service_id, name=name, api=API[api], key_type=KEY_TYPE[key_type]
-                ),
-            )
-        _print_one({**_key_row(created.api_key), "key": created.key}, as_json, plain="key")
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        created = admin.call(
+            "CreateApiKey",
+            pb.CreateApiKeyRequest(
+                service_id=service_id, name=name, api=API[api], key_type=KEY_TYPE[key_type]
+            ),
+        )
+    _print_one({**_key_row(created.api_key), "key": created.key}, as_json, plain="key")
 
 
 @keys_app.command("list")
@@ -226,13 +215,9 @@ def list_keys(
     as_json: AsJson = False,
 ) -> None:
     """List a service's keys (never their secrets)."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            keys = admin.call("ListApiKeys", pb.ListApiKeysRequest(service_id=service_id)).api_keys
-        _print([_key_row(k) for k in keys], as_json)
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        keys = admin.call("ListApiKeys", pb.ListApiKeysRequest(service_id=service_id)).api_keys
+    _print([_key_row(k) for k in keys], as_json)
 
 
 @keys_app.command("revoke")
@@ -244,13 +229,9 @@ def revoke_key(
     as_json: AsJson = False,
 ) -> None:
     """Revoke a key; the gateway stops accepting it within its cache time (30 s at most)."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            revoked = admin.call("RevokeApiKey", pb.RevokeApiKeyRequest(api_key_id=key_id)).api_key
-        _print_one(_key_row(revoked), as_json)
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        revoked = admin.call("RevokeApiKey", pb.RevokeApiKeyRequest(api_key_id=key_id)).api_key
+    _print_one(_key_row(revoked), as_json)
 
 
 @clients_app.command("create")
@@ -287,32 +268,29 @@ def create_client(
     except OSError as error:
         raise fail(f"cannot read {jwks_file}: {error.strerror}", 2) from None
 
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            created = admin.call(
-                "CreateOAuthClient",
-                pb.CreateOAuthClientRequest(
-                    organisation_id=agency_id,
-                    service_id=service_id,
-                    name=name,
-                    auth_method=auth_method,
-                    redirect_uris=redirect_uri or [],
-                    scopes=scope or [],
-                    grant_types=grant_type or [],
-                    jwks=jwks,
-                    jwks_uri=jwks_uri,
-                ),
-            )
-        _print_one(
-            {
-                "client_id": created.client.client_id,
-                "name": created.client.name,
-                "client_secret": created.client_secret,
-            },
-            as_json,
+    with _admin_session(identity, token, data_dir) as admin:
+        created = admin.call(
+            "CreateOAuthClient",
+            pb.CreateOAuthClientRequest(
+                organisation_id=agency_id,
+                service_id=service_id,
+                name=name,
+                auth_method=auth_method,
+                redirect_uris=redirect_uri or [],
+                scopes=scope or [],
+                grant_types=grant_type or [],
+                jwks=jwks,
+                jwks_uri=jwks_uri,
+            ),
         )
-
-    _run(act)
+    _print_one(
+        {
+            "client_id": created.client.client_id,
+            "name": created.client.name,
+            "client_secret": created.client_secret,
+        },
+        as_json,
+    )
 
 
 @clients_app.command("list")
@@ -324,26 +302,22 @@ def list_clients(
     as_json: AsJson = False,
 ) -> None:
     """List an agency's OAuth clients."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            clients = admin.call(
-                "ListOAuthClients", pb.ListOAuthClientsRequest(organisation_id=agency_id)
-            ).clients
-        _print(
-            [
-                {
-                    "client_id": c.client_id,
-                    "name": c.name,
-                    "auth_method": c.auth_method,
-                    "revoked": c.HasField("revoke_time"),
-                }
-                for c in clients
-            ],
-            as_json,
-        )
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        clients = admin.call(
+            "ListOAuthClients", pb.ListOAuthClientsRequest(organisation_id=agency_id)
+        ).clients
+    _print(
+        [
+            {
+                "client_id": c.client_id,
+                "name": c.name,
+                "auth_method": c.auth_method,
+                "revoked": c.HasField("revoke_time"),
+            }
+            for c in clients
+        ],
+        as_json,
+    )
 
 
 @clients_app.command("revoke")
@@ -351,10 +325,6 @@ def revoke_client(
     client_id: str, identity: Address = None, token: Token = None, data_dir: DataDir = None
 ) -> None:
     """Revoke an OAuth client and every token issued to it."""
-
-    def act():
-        with _admin(identity, token, data_dir) as admin:
-            admin.call("RevokeOAuthClient", pb.RevokeOAuthClientRequest(client_id=client_id))
-        typer.echo(f"revoked {client_id}")
-
-    _run(act)
+    with _admin_session(identity, token, data_dir) as admin:
+        admin.call("RevokeOAuthClient", pb.RevokeOAuthClientRequest(client_id=client_id))
+    typer.echo(f"revoked {client_id}")
