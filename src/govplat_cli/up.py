@@ -284,9 +284,11 @@ class Platform:
                 env[f"GOVPLAT_{service.upper()}_GRPC_ADDRESS"] = grpc_address
         else:
             env["GOVPLAT_PRINCIPAL_PUBLIC_KEY"] = secrets_["principal_public_key"]
+        # One operator credential for every component's admin API.
+        env["GOVPLAT_ADMIN_TOKEN"] = secrets_["identity_admin_token"]
+        env["GOVPLAT_PUBLIC_URL"] = self.gateway_url
         if name == "identity":
             env["GOVPLAT_SECRET_KEY"] = secrets_["identity_secret_key"]
-            env["GOVPLAT_ADMIN_TOKEN"] = secrets_["identity_admin_token"]
             env["GOVPLAT_ISSUER"] = self.gateway_url
         if name == "gateway":
             for service in SERVICES:

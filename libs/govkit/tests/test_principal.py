@@ -84,3 +84,68 @@ def test_only_a_private_key_can_sign():
     with pytest.raises(ValueError):
         PrincipalSigner(public)
     assert OKPKey.import_key(json.loads(public)).is_private is False
+
+
+def test_the_guard_reads_a_principal_signed_for_its_component(keys):
+    from govkit.principal import PrincipalGuard
+
+    signer, public = keys
+    assert PrincipalGuard(public, "notify").verify(signer.sign(PRINCIPAL, "notify")) == PRINCIPAL
+
+
+@pytest.mark.parametrize("audience", ["payments", "registers"])
+def test_the_guard_refuses_a_principal_for_another_component_as_unauthenticated(keys, audience):
+    from govkit.errors import UnauthenticatedError
+    from govkit.principal import PrincipalGuard
+
+    signer, public = keys
+    with pytest.raises(UnauthenticatedError) as refused:
+        PrincipalGuard(public, audience).verify(signer.sign(PRINCIPAL, "notify"))
+    assert refused.value.reason == "PRINCIPAL_INVALID"
+
+
+def test_a_guard_without_a_public_key_refuses_every_principal(keys):
+    from govkit.errors import UnauthenticatedError
+    from govkit.principal import PrincipalGuard
+
+    signer, _ = keys
+    with pytest.raises(UnauthenticatedError):
+        PrincipalGuard(None, "notify").verify(signer.sign(PRINCIPAL, "notify"))
+
+
+def test_the_guard_reads_the_principal_from_grpc_metadata(keys):
+    from govkit.errors import UnauthenticatedError
+    from govkit.principal import PrincipalGuard
+
+    signer, public = keys
+    guard = PrincipalGuard(public, "notify")
+
+    class Context:
+        def __init__(self, metadata):
+            self.metadata = metadata
+
+        def invocation_metadata(self):
+            return self.metadata
+
+    token = signer.sign(PRINCIPAL, "notify")
+    assert guard.from_grpc(Context([("x-govplat-principal", token)])) == PRINCIPAL
+    with pytest.raises(UnauthenticatedError):
+        guard.from_grpc(Context([("authorization", f"Bearer {token}")]))
+
+
+@pytest.mark.parametrize(
+    ("authorization", "expected"),
+    [
+        ("Bearer " + "t" * 40, True),
+        ("bearer " + "t" * 40, True),
+        ("Bearer " + "t" * 39, False),
+        ("Basic " + "t" * 40, False),
+        (None, False),
+        ("Bearer ", False),
+    ],
+)
+def test_the_operator_credential_is_a_bearer_admin_token(authorization, expected):
+    from govkit.http import operator_authorized
+
+    assert operator_authorized(authorization, "t" * 40) is expected
+    assert operator_authorized(authorization, None) is False

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
 import time
 import uuid
@@ -45,6 +46,16 @@ def bearer_token(authorization: str | None) -> str:
     if not authorization or authorization[:7].lower() != "bearer ":
         return ""
     return authorization[7:].strip()
+
+
+def operator_authorized(authorization: str | None, admin_token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries the operator credential
+    (``Bearer <GOVPLAT_ADMIN_TOKEN>``), compared in constant time. Always false when no
+    admin token is configured."""
+    token = bearer_token(authorization)
+    if not token or not admin_token:
+        return False
+    return hmac.compare_digest(token.encode("utf-8", "surrogateescape"), admin_token.encode())
 
 
 def request_id_from(value: str | None) -> str:

@@ -148,3 +148,48 @@ class PrincipalVerifier:
             UnicodeDecodeError,
         ) as exc:
             raise PrincipalError(f"invalid principal: {type(exc).__name__}") from None
+
+
+class PrincipalGuard:
+    """How a service reads the principal of each request, on REST and on gRPC.
+
+    Args:
+        public_jwk: the gateway's Ed25519 public JWK (JSON), or ``None`` when it is not
+            configured, in which case every request is refused (fail closed).
+        audience: this component's name.
+
+    Both readers raise :class:`govkit.errors.UnauthenticatedError` (reason
+    ``PRINCIPAL_INVALID``), which each API layer answers in its family's format.
+    """
+
+    def __init__(self, public_jwk: str | None, audience: str) -> None:
+        self.audience = audience
+        self.verifier = PrincipalVerifier(public_jwk, audience) if public_jwk else None
+
+    def verify(self, token: str | None) -> Principal:
+        """The principal in ``token`` (an ``X-Govplat-Principal`` value).
+
+        Raises:
+            govkit.errors.UnauthenticatedError: missing, invalid, expired or for another
+                component, or no public key configured.
+        """
+        from govkit.errors import UnauthenticatedError
+
+        if self.verifier is None:
+            raise UnauthenticatedError(
+                "PRINCIPAL_INVALID", "this service has no key to verify callers"
+            )
+        try:
+            return self.verifier.verify(token)
+        except PrincipalError as exc:
+            raise UnauthenticatedError("PRINCIPAL_INVALID", str(exc)) from None
+
+    def from_grpc(self, context) -> Principal:
+        """The principal in a gRPC call's ``x-govplat-principal`` metadata.
+
+        Raises:
+            govkit.errors.UnauthenticatedError: as :meth:`verify`.
+        """
+        metadata = dict(context.invocation_metadata() or ())
+        value = metadata.get(HEADER.lower())
+        return self.verify(value if isinstance(value, str) else None)

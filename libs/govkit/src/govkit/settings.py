@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "GOVPLAT_"
@@ -51,6 +51,10 @@ class ComponentSettings(BaseSettings):
     - ``PARENT_PID``: set by ``govplat up``; the component stops when that process is gone.
     - ``PRINCIPAL_PUBLIC_KEY``: the gateway's Ed25519 public JWK (JSON), to verify the
       ``X-Govplat-Principal`` of each request (:mod:`govkit.principal`).
+    - ``PUBLIC_URL`` (default ``http://127.0.0.1:8000``): the gateway's public origin,
+      for the absolute links a service puts in its answers (Notify ``uri``, Pay ``_links``).
+    - ``ADMIN_TOKEN``: the operator credential of the admin APIs
+      (``Authorization: Bearer ...``); without it a component's admin API refuses everyone.
     """
 
     model_config = SettingsConfigDict(
@@ -71,6 +75,12 @@ class ComponentSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=60)
     parent_pid: int | None = None
     principal_public_key: str | None = None
+    admin_token: SecretStr | None = Field(default=None, min_length=32)
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^/?#]+$")
+
+    def admin_token_value(self) -> str | None:
+        """The operator credential, or ``None`` when none is configured."""
+        return self.admin_token.get_secret_value() if self.admin_token is not None else None
 
     @field_validator("http_port", "grpc_port")
     @classmethod

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from govkit.db import Database
-from govkit.http import bearer_token
+from govkit.http import operator_authorized
 from identity.config import Settings
-from identity.security import SecretBox, constant_time_equal
+from identity.security import SecretBox
 
 
 @dataclass
@@ -27,10 +27,7 @@ class Context:
     def is_operator(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header carries the operator credential
         (``Bearer <GOVPLAT_ADMIN_TOKEN>``), compared in constant time."""
-        token = bearer_token(authorization)
-        return bool(token) and constant_time_equal(
-            token, self.settings.admin_token.get_secret_value()
-        )
+        return operator_authorized(authorization, self.settings.admin_token.get_secret_value())
 
     @property
     def source(self) -> str:
