@@ -235,13 +235,18 @@ async def test_dot_segments_and_encoded_separators_never_reach_a_backend(
     assert b'"not found"' in body
 
 
-async def test_a_header_with_bytes_outside_ascii_is_forwarded_not_a_500(
+async def test_a_header_with_bytes_outside_ascii_is_forwarded_as_the_same_characters_not_a_500(
     gateway: httpx.AsyncClient,
 ) -> None:
-    reply = await gateway.get("/pay/payments", headers={"X-Name": "caf\xe9".encode("latin-1")})
+    """UTF-8 arrives byte for byte; other bytes are read as ISO-8859-1 (RFC 2616's
+    TEXT) and arrive as the same characters in UTF-8."""
+    utf8 = await gateway.get("/pay/payments", headers={"X-Name": "caf\xe9".encode()})
+    latin1 = await gateway.get("/pay/payments", headers={"X-Name": "caf\xe9".encode("latin-1")})
 
-    assert reply.status_code == 200
-    assert received_headers(reply)["x-name"] == ["caf\xe9"]
+    assert utf8.status_code == 200 and latin1.status_code == 200
+    # The echo backend reads header bytes as ISO-8859-1, as ASGI servers pass them.
+    assert received_headers(utf8)["x-name"] == ["caf\xe9".encode().decode("latin-1")]
+    assert received_headers(latin1)["x-name"] == ["caf\xe9".encode().decode("latin-1")]
 
 
 async def test_an_over_long_url_gets_414(gateway: httpx.AsyncClient) -> None:
@@ -484,7 +489,7 @@ async def test_a_backend_that_is_down_is_a_json_502_without_internal_detail(
 
 
 async def test_a_backend_that_is_too_slow_is_a_json_504(backend: ThreadedServer) -> None:
-    async with httpx.AsyncClient(timeout=0.3) as upstream:
+    async with upstream_client(0.3) as upstream:
         app = gateway_app({"payments": backend.url}, upstream)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
@@ -570,8 +575,6 @@ async def test_every_response_carries_security_headers(gateway: httpx.AsyncClien
 def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
     peer, forwarded, trusted, expected
 ) -> None:
-    from starlette.requests import Request
-
     from gateway.http_api import client_address
 
     scope = {
@@ -579,7 +582,7 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
         "headers": [(b"x-forwarded-for", forwarded.encode())],
         "client": (peer, 1234),
     }
-    assert client_address(Request(scope), trusted) == expected
+    assert client_address(scope, trusted) == expected
 
 
 async def test_the_access_log_has_no_query_string_or_credentials(
@@ -645,3 +648,93 @@ async def test_cors_answers_only_the_configured_origins(backend: ThreadedServer)
             )
     assert allowed.headers["access-control-allow-origin"] == "https://portal.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+# -- retries and tracing -----------------------------------------------------------
+
+
+class ClosingOnce:
+    """A raw HTTP/1.1 server on a loopback port that closes its first connection after
+    reading a request, without answering (a kept-alive connection the backend closed),
+    and answers ``200 {"answered": true}`` on every later one."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.server: asyncio.AbstractServer | None = None
+
+    async def __aenter__(self) -> str:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            self.requests += 1
+            if self.requests > 1:
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b'content-length: 17\r\nconnection: close\r\n\r\n{"answered":true}'
+                )
+                await writer.drain()
+            writer.close()
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc_info) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+@pytest.mark.parametrize(("method", "status", "requests"), [("GET", 200, 2), ("POST", 502, 1)])
+async def test_only_an_idempotent_request_is_sent_again_when_the_backend_closed_the_connection(
+    method: str, status: int, requests: int
+) -> None:
+    closing = ClosingOnce()
+    async with closing as url, upstream_client(5) as upstream:
+        app = gateway_app({"payments": url}, upstream)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gov.example"
+        ) as client:
+            reply = await client.request(method, "/pay/payments", content=b"{}")
+    assert reply.status_code == status
+    assert closing.requests == requests
+
+
+async def test_without_a_trace_exporter_the_callers_trace_context_reaches_the_backend_unchanged(
+    gateway: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govkit import telemetry
+
+    monkeypatch.setattr(telemetry, "_exporting", False)
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    reply = await gateway.get("/pay/payments", headers={"traceparent": parent})
+
+    assert received_headers(reply)["traceparent"] == [parent]
+
+
+async def test_with_a_trace_exporter_the_gateways_server_span_is_the_backends_parent(
+    gateway: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from govkit import telemetry
+
+    exporter = InMemorySpanExporter()
+    monkeypatch.setattr(telemetry, "_exporting", telemetry.exporting())  # restored afterwards
+    telemetry.configure_telemetry("gateway", processors=[SimpleSpanProcessor(exporter)])
+    trace_id, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+    reply = await gateway.get(
+        "/pay/payments", headers={"traceparent": f"00-{trace_id}-{caller_span}-01"}
+    )
+
+    spans = [s for s in exporter.get_finished_spans() if s.name == "GET /pay"]
+    assert len(spans) == 1
+    span = spans[0]
+    assert span.kind is SpanKind.SERVER
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert format(span.parent.span_id, "016x") == caller_span
+    assert span.attributes["http.response.status_code"] == 200
+    forwarded = received_headers(reply)["traceparent"]
+    assert forwarded == [f"00-{trace_id}-{format(span.context.span_id, '016x')}-01"]

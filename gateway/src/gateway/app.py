@@ -24,8 +24,8 @@ def build(settings: Settings | None = None) -> Component:
 
     def backend_ready(name: str, url: str):
         async def check() -> None:
-            response = await client.get(f"{url}/readyz", timeout=1.5)
-            if response.status_code != 200:
+            status, _ = await client.get_json(f"{url}/readyz", timeout=1.5)
+            if status != 200:
                 raise ConnectionError(f"{name} not ready")
 
         return check
@@ -49,7 +49,7 @@ def build(settings: Settings | None = None) -> Component:
     )
 
     async def close_client(_component: Component) -> None:
-        await client.aclose()
+        await client.close()
         await authenticator.close()
         await edge.close()
 

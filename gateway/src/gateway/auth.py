@@ -204,6 +204,16 @@ class Authenticator:
 
         return await self._cached(f"{family}-oauth", token, check)
 
+    async def check(self, family: str, authorization: str | None) -> Principal | Refusal:
+        """The credential a request to ``family`` needs: ``notify`` (:meth:`notify`),
+        ``payments`` (:meth:`payments`), anything else an access token
+        (:meth:`bearer_access_token`)."""
+        if family == "notify":
+            return await self.notify(authorization)
+        if family == "payments":
+            return await self.payments(authorization)
+        return await self.bearer_access_token(authorization)
+
     async def bearer_access_token(self, authorization: str | None) -> Principal | Refusal:
         """``Authorization: Bearer <access token>`` (register writes)."""
         token = bearer_token(authorization)

@@ -4,7 +4,8 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
 
 - ``IDENTITY_URL``, ``PAYMENTS_URL``, ``NOTIFY_URL``, ``REGISTERS_URL``: each
   backend's HTTP base URL (defaults: ``http://127.0.0.1:8001`` ... ``:8004``).
-- ``UPSTREAM_TIMEOUT_SECONDS``: how long a forwarded request may take (default 30).
+- ``UPSTREAM_TIMEOUT_SECONDS``: how long a backend may be silent while answering a
+  forwarded request (seconds, default 30; some routes set their own).
 - ``PRINCIPAL_PRIVATE_KEY`` (required): the Ed25519 private JWK (JSON) that signs
   the principal forwarded to services (``govplat up`` generates it).
 - ``IDENTITY_GRPC_ADDRESS`` (default ``127.0.0.1:50051``): where credentials are verified.

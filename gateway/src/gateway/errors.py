@@ -14,11 +14,13 @@ from gateway import routing
 
 #: status → (Notify error name, Pay code) for the gateway's own refusals.
 NAMES = {
+    400: ("BadRequestError", "P0920"),
     413: ("BadRequestError", "P0920"),
     414: ("BadRequestError", "P0920"),
     502: ("BadGatewayError", "P0999"),
     503: ("ServiceUnavailableError", "P0999"),
     504: ("GatewayTimeoutError", "P0999"),
+    500: ("Exception", "P0999"),
 }
 
 
@@ -35,7 +37,7 @@ def family_of(path: str) -> str:
 
 
 def refusal(path: str, status: int, message: str) -> JSONResponse:
-    """A gateway refusal (413, 414, 502, 503, 504) in ``path``'s family format."""
+    """A gateway refusal (400, 413, 414, 500, 502, 503, 504) in ``path``'s family format."""
     family = family_of(path)
     notify_name, pay_code = NAMES.get(status, ("BadRequestError", "P0999"))
     if family == "notify":

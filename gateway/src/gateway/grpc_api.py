@@ -78,12 +78,7 @@ class EdgeHandler(grpc.GenericRpcHandler):
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             metadata = {key: value for key, value in context.invocation_metadata() or ()}
             authorization = metadata.get("authorization")
-            if domain == "notify":
-                outcome = await self.authenticator.notify(authorization)
-            elif domain == "payments":
-                outcome = await self.authenticator.payments(authorization)
-            else:
-                outcome = await self.authenticator.bearer_access_token(authorization)
+            outcome = await self.authenticator.check(domain, authorization)
             if isinstance(outcome, Refusal):
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "the credential is missing or not valid"

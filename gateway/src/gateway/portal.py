@@ -17,11 +17,13 @@ import html
 import time
 from importlib import resources
 
-import httpx
+import aiohttp
 import swagger_ui_bundle
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from gateway.proxy import UpstreamClient
 
 #: Pay's sandbox simulator card numbers (GOV.UK Pay ``SandboxCardNumbers``) and their outcome.
 TEST_CARDS: list[tuple[str, str, str]] = [
@@ -66,7 +68,7 @@ class OpenApiMerger:
     """
 
     def __init__(
-        self, backend_urls: dict[str, str], client: httpx.AsyncClient, ttl: float = 60.0
+        self, backend_urls: dict[str, str], client: UpstreamClient, ttl: float = 60.0
     ) -> None:
         self.backend_urls = backend_urls
         self.client = client
@@ -93,8 +95,10 @@ class OpenApiMerger:
         }
         for name, url in self.backend_urls.items():
             try:
-                spec = (await self.client.get(f"{url}/openapi.json", timeout=5)).json()
-            except (httpx.HTTPError, ValueError):
+                status, spec = await self.client.get_json(f"{url}/openapi.json", timeout=5)
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                status, spec = 0, None
+            if status != 200 or not isinstance(spec, dict):
                 merged["tags"].append(
                     {"name": name, "description": f"{name} (not reachable just now)"}
                 )
@@ -117,7 +121,7 @@ class OpenApiMerger:
         return merged
 
 
-def create_router(backend_urls: dict[str, str], client: httpx.AsyncClient) -> APIRouter:
+def create_router(backend_urls: dict[str, str], client: UpstreamClient) -> APIRouter:
     """The portal's routes (mount the static assets with :func:`mount_assets`)."""
     router = APIRouter(include_in_schema=False)
     merger = OpenApiMerger(backend_urls, client)

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _provider: TracerProvider | None = None
+_exporting = False
 
 
 def configure_telemetry(
@@ -33,7 +34,7 @@ def configure_telemetry(
     Calling it again returns the same provider and only adds the new processors:
     OpenTelemetry allows one global provider per process.
     """
-    global _provider
+    global _provider, _exporting
     if _provider is None:
         resource = Resource.create(
             {
@@ -48,10 +49,19 @@ def configure_telemetry(
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            _exporting = True
         trace.set_tracer_provider(_provider)
     for processor in processors or []:
         _provider.add_span_processor(processor)
+        _exporting = True
     return _provider
+
+
+def exporting() -> bool:
+    """Whether this process's spans go anywhere (an exporter or a span processor was
+    configured). Without one, a component may skip making spans on a hot path (the
+    gateway then passes the caller's ``traceparent`` on unchanged)."""
+    return _exporting
 
 
 def instrument_fastapi(app) -> None:
