@@ -55,18 +55,34 @@ class ConsumerSpec:
         subjects: the subjects to receive from that stream.
         handler: ``async (session, event) -> None``; runs inside the write
             transaction that also records the event in the inbox. Raise to retry.
+        effect: instead of ``handler``, ``async (event) -> None`` for work that calls
+            the outside world (a mail server, a callback URL) and must not hold a
+            database transaction meanwhile. It runs with no transaction open and must
+            be idempotent itself (keyed by the event or the resource it is about): a
+            crash after it acted but before the inbox row was written runs it again.
+            The inbox row is written after it returns, so a later redelivery is skipped.
         max_deliver: deliveries before the message goes to the dead-letter subject.
         ack_wait: seconds JetStream waits for an ack before redelivering.
         retry_delays: seconds to wait before each retry (the last one repeats).
+        concurrency: how many messages of one fetched batch are handled at once
+            (1: in order). Only for events that do not depend on each other's order.
     """
 
     durable: str
     stream: str
     subjects: Sequence[str]
-    handler: Handler
+    handler: Handler | None = None
     max_deliver: int = 5
     ack_wait: float = 30.0
     retry_delays: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
+    effect: Callable[[Event], Awaitable[None]] | None = None
+    concurrency: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.effect is None):
+            raise ValueError(f"consumer {self.durable}: give exactly one of handler and effect")
+        if self.concurrency < 1:
+            raise ValueError(f"consumer {self.durable}: concurrency must be at least 1")
 
 
 class EventConsumer:
@@ -123,17 +139,32 @@ class EventConsumer:
                 except TimeoutError:
                     pass
                 continue
-            for message in messages:
-                try:
-                    await self.handle(message)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # e.g. NATS gone while dead-lettering: redelivered later
-                    log.warning(
-                        "consumer %s left a message for redelivery: %s",
-                        self.spec.durable,
-                        type(exc).__name__,
-                    )
+            if self.spec.concurrency == 1:
+                for message in messages:
+                    await self._handle_quietly(message)
+            else:
+                await self._handle_concurrently(messages)
+
+    async def _handle_concurrently(self, messages: list[Msg]) -> None:
+        limit = asyncio.Semaphore(self.spec.concurrency)
+
+        async def bounded(message: Msg) -> None:
+            async with limit:
+                await self._handle_quietly(message)
+
+        await asyncio.gather(*(bounded(m) for m in messages))
+
+    async def _handle_quietly(self, message: Msg) -> None:
+        try:
+            await self.handle(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. NATS gone while dead-lettering: redelivered later
+            log.warning(
+                "consumer %s left a message for redelivery: %s",
+                self.spec.durable,
+                type(exc).__name__,
+            )
 
     async def handle(self, message: Msg) -> str:
         """Handle one message; returns the outcome: ``handled``, ``duplicate``,
@@ -185,6 +216,8 @@ class EventConsumer:
 
     async def _handle_once(self, event: Event) -> bool:
         """Run the handler unless the inbox already has the event; True if it had."""
+        if self.spec.effect is not None:
+            return await self._effect_once(event)
         inbox = self.tables.inbox
         async with self.db.write() as session:
             seen = await session.scalar(
@@ -203,6 +236,36 @@ class EventConsumer:
                 )
             )
             await self.spec.handler(session, event)
+        return False
+
+    async def _effect_once(self, event: Event) -> bool:
+        """Run the effect (no transaction open) unless the inbox has the event, then
+        record it; True if it was already there."""
+        inbox = self.tables.inbox
+        async with self.db.read() as session:
+            seen = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == self.spec.durable, inbox.c.event_id == event.id
+                )
+            )
+        if seen is not None:
+            return True
+        await self.spec.effect(event)
+        async with self.db.write() as session:
+            already = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == self.spec.durable, inbox.c.event_id == event.id
+                )
+            )
+            if already is None:
+                await session.execute(
+                    inbox.insert().values(
+                        consumer=self.spec.durable,
+                        event_id=event.id,
+                        subject=event.nats_subject,
+                        processed_at=utcnow(),
+                    )
+                )
         return False
 
     async def _dead_letter(self, message: Msg, reason: str) -> None:

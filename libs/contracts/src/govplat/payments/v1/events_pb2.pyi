@@ -23,7 +23,7 @@ class PaymentCreated(_message.Message):
     def __init__(self, payment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PaymentSucceeded(_message.Message):
-    __slots__ = ("payment_id", "service_id", "amount", "reference", "email", "description", "create_time", "succeed_time")
+    __slots__ = ("payment_id", "service_id", "amount", "reference", "email", "description", "create_time", "succeed_time", "key_type")
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class PaymentSucceeded(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     SUCCEED_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
     payment_id: str
     service_id: str
     amount: int
@@ -40,7 +41,8 @@ class PaymentSucceeded(_message.Message):
     description: str
     create_time: _timestamp_pb2.Timestamp
     succeed_time: _timestamp_pb2.Timestamp
-    def __init__(self, payment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., email: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeed_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    key_type: str
+    def __init__(self, payment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., email: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeed_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_type: _Optional[str] = ...) -> None: ...
 
 class PaymentFailed(_message.Message):
     __slots__ = ("payment_id", "service_id", "code")

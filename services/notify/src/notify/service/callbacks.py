@@ -1,0 +1,112 @@
+"""Delivery-status callbacks to a service's own URL, as GOV.UK Notify sends them
+(``app/celery/service_callback_tasks.py``).
+
+When an email or text message reaches a final status, notify ``POST``s to the
+service's callback URL with ``Authorization: Bearer <its token>`` and
+``{"id", "reference", "to", "status", "created_at", "completed_at", "sent_at",
+"notification_type", "template_id", "template_version"}`` (timestamps
+``YYYY-MM-DDTHH:MM:SS.ffffffZ``), timeout 5 seconds. Connection errors, 5xx and 429
+are retried (Notify: 5 times, 300 seconds apart; ``CALLBACK_RETRIES`` and
+``CALLBACK_RETRY_SECONDS``), then the event goes to the dead-letter subject where
+operators see it; any other 4xx is not retried. Callbacks are at least once: a
+receiver may see one twice and should use ``id`` and ``status`` to de-duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from govkit.db import Database
+from govkit.events import Event
+from govplat.notify.v1 import events_pb2
+from notify import repository
+from notify.models import Notification
+from notify.service import FINAL_STATUSES
+
+log = logging.getLogger(__name__)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class CallbackFailed(Exception):
+    """The receiver could not take the callback now (retried later)."""
+
+
+def iso(value) -> str | None:
+    """Notify's timestamp format, or ``None``."""
+    return value.strftime(TIME_FORMAT) if value is not None else None
+
+
+def payload(notification: Notification, status: str) -> dict:
+    """The JSON body of a delivery-status callback."""
+    return {
+        "id": notification.id,
+        "reference": notification.reference,
+        "to": notification.recipient,
+        "status": status,
+        "created_at": iso(notification.created_at),
+        "completed_at": iso(notification.completed_at or notification.updated_at),
+        "sent_at": iso(notification.sent_at),
+        "notification_type": notification.type,
+        "template_id": notification.template_id,
+        "template_version": notification.template_version,
+    }
+
+
+@dataclass
+class Callbacks:
+    """Sends delivery-status callbacks (the ``notify-callbacks`` consumer's effect).
+
+    Args:
+        db: notify's database.
+        client: the HTTP client (redirects not followed).
+        timeout: seconds each callback may take.
+    """
+
+    db: Database
+    client: httpx.AsyncClient
+    timeout: float = 5.0
+
+    async def on_event(self, event: Event) -> None:
+        """Handle a ``NotificationStatusChanged`` event.
+
+        Raises:
+            CallbackFailed: a connection error, 5xx or 429 (retried).
+        """
+        changed = event.parse(events_pb2.NotificationStatusChanged)
+        if changed.status not in FINAL_STATUSES:
+            return
+        async with self.db.read() as session:
+            notification = await repository.notification(session, changed.notification_id)
+            service = (
+                await repository.service(session, changed.service_id) if notification else None
+            )
+        if (
+            notification is None
+            or service is None
+            or not service.callback_url
+            or notification.type not in ("email", "sms")
+        ):
+            return
+        headers = {"Content-Type": "application/json"}
+        if service.callback_bearer_token:
+            headers["Authorization"] = f"Bearer {service.callback_bearer_token}"
+        try:
+            response = await self.client.post(
+                service.callback_url,
+                json=payload(notification, changed.status),
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise CallbackFailed(type(exc).__name__) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise CallbackFailed(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            log.warning(
+                "callback for a notification refused with %d; not retried",
+                response.status_code,
+                extra={"service_id": service.id},
+            )
