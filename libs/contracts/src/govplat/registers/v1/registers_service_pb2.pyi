@@ -48,16 +48,18 @@ class Record(_message.Message):
     def __init__(self, key: _Optional[str] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ..., items_json: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TreeHead(_message.Message):
-    __slots__ = ("tree_size", "root_hash", "timestamp", "signature")
+    __slots__ = ("tree_size", "root_hash", "timestamp", "signature", "checkpoint")
     TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
     ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     tree_size: int
     root_hash: bytes
     timestamp: _timestamp_pb2.Timestamp
     signature: bytes
-    def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    checkpoint: str
+    def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature: _Optional[bytes] = ..., checkpoint: _Optional[str] = ...) -> None: ...
 
 class NewEntry(_message.Message):
     __slots__ = ("key", "items_json")
@@ -186,10 +188,12 @@ class GetTreeHeadRequest(_message.Message):
     def __init__(self, register: _Optional[str] = ...) -> None: ...
 
 class GetTreeHeadResponse(_message.Message):
-    __slots__ = ("tree_head",)
+    __slots__ = ("tree_head", "verifier_key")
     TREE_HEAD_FIELD_NUMBER: _ClassVar[int]
+    VERIFIER_KEY_FIELD_NUMBER: _ClassVar[int]
     tree_head: TreeHead
-    def __init__(self, tree_head: _Optional[_Union[TreeHead, _Mapping]] = ...) -> None: ...
+    verifier_key: str
+    def __init__(self, tree_head: _Optional[_Union[TreeHead, _Mapping]] = ..., verifier_key: _Optional[str] = ...) -> None: ...
 
 class GetInclusionProofRequest(_message.Message):
     __slots__ = ("register", "entry_number", "tree_size")

@@ -115,8 +115,8 @@ class RegistersServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRecords(self, request, context):
-        """ListRecords returns a page of a register's current records, ordered by
-        key.
+        """ListRecords returns a page of a register's current records, in the order
+        of each record's first entry (stable while entries are appended).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,79 @@
+"""The events the registers service publishes: ``EntryAppended``, one per user entry.
+
+They are written to the outbox in the append's own transaction, like
+:func:`govkit.outbox.add_event`, but as one ``executemany`` for the whole batch: a
+bulk load of a million entries writes a million events, and one statement per event
+would cost more than the append itself. The CloudEvents headers and the trace
+context are those of the batch; ``ce-subject`` is ``<register>/<entry number>``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govkit.db import utcnow
+from govkit.events import cloudevent_headers, inject_trace_headers, subject_for
+from govkit.outbox import MessagingTables
+from govplat.registers.v1 import events_pb2
+
+SOURCE = "//govplat/registers"
+
+
+def entry_appended(
+    register: str,
+    entry_number: int,
+    key: str,
+    timestamp: str,
+    item_hashes: Sequence[str],
+    items_json: Sequence[str],
+    tree_size: int,
+    root_hash: bytes,
+) -> events_pb2.EntryAppended:
+    """The ``EntryAppended`` event of one user entry (``timestamp``: RFC 3339, ``Z``)."""
+    stamp = Timestamp()
+    stamp.FromJsonString(timestamp)
+    return events_pb2.EntryAppended(
+        register=register,
+        entry_number=entry_number,
+        key=key,
+        item_hashes=list(item_hashes),
+        items_json=list(items_json),
+        entry_timestamp=stamp,
+        tree_size=tree_size,
+        root_hash=root_hash,
+    )
+
+
+async def add_events(
+    session: AsyncSession, tables: MessagingTables, events: Sequence[events_pb2.EntryAppended]
+) -> None:
+    """Queue ``events`` for publication in the session's write transaction (in order)."""
+    if not events:
+        return
+    now = utcnow()
+    base = cloudevent_headers(event_id="", message=events[0], source=SOURCE, subject="", time=now)
+    base.update(inject_trace_headers())
+    subject = subject_for(events[0])
+    rows = []
+    for event in events:
+        event_id = str(uuid.uuid4())
+        headers = dict(base)
+        headers["ce-id"] = event_id
+        headers["ce-subject"] = f"{event.register}/{event.entry_number}"
+        rows.append(
+            {
+                "id": event_id,
+                "subject": subject,
+                "payload": event.SerializeToString(),
+                "headers": json.dumps(headers, sort_keys=True),
+                "created_at": now,
+                "attempts": 0,
+            }
+        )
+    await session.execute(tables.outbox.insert(), rows)
+    session.info["govplat_outbox_added"] = True

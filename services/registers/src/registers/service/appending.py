@@ -1,0 +1,543 @@
+"""Appending to a register: RSF loads and JSON entries, atomic per batch.
+
+One :class:`Batch` is one write transaction: the register row is locked, the
+Merkle tree's right edge (O(log n) stored nodes) is read once, and every command
+is applied in order. Rows are written in chunks of :data:`FLUSH_EVERY` as the batch
+streams, inside the same transaction, so a load of any size needs bounded memory
+and either commits whole or leaves nothing: an invalid line raises
+:class:`registers.errors.RegisterError` naming it, and the transaction rolls back.
+
+Per user entry the batch writes the entry, its new items, the leaf and the
+perfect subtrees it completes (2 tree rows on average, at most log2(n) + 1), the
+record's new state and its ``EntryAppended`` event; at the end one signed tree head.
+
+Rules (openregister-java ``RSFExecutor``, ``ItemValidator``, ``EntryValidator``):
+items must be valid for the register's fields; an entry's key must be its items'
+key field; an entry may only name items added earlier in the batch or already in
+the register (else "orphan entry"); an item added but never used by the batch is
+refused ("orphan item"); ``assert-root-hash`` must equal the root so far; system
+entries are accepted only when they repeat the register's current metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govkit.db import utcnow
+from registers import events, hashing, merkle, repository, rsf
+from registers.checkpoints import Checkpoint
+from registers.datatypes import check_item
+from registers.errors import RegisterError, refused_line
+from registers.service import schema as schemas
+
+#: Entries (and items) buffered before they are written to the open transaction.
+FLUSH_EVERY = 5000
+#: Items of the batch kept in memory for the key check and the events; beyond that
+#: they are read back from the transaction when an entry names them.
+ITEM_CACHE = 100_000
+
+
+@dataclass
+class _Pending:
+    line: int
+    number: int
+    key: str
+    timestamp: str
+    digests: tuple[bytes, ...]
+    root: bytes
+
+
+class _Contents:
+    """Item contents by digest: the batch's cache, then those read back for this flush."""
+
+    def __init__(self, cached: dict[bytes, str], fetched: dict[bytes, str]) -> None:
+        self.cached = cached
+        self.fetched = fetched
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self.cached or digest in self.fetched
+
+    def __getitem__(self, digest: bytes) -> str:
+        found = self.cached.get(digest)
+        return found if found is not None else self.fetched[digest]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What a batch appended: entries ``first_entry_number`` .. ``tree_size``, the new
+    root hash and the signed checkpoint (``note``, empty when nothing was appended)."""
+
+    register: str
+    first_entry_number: int
+    tree_size: int
+    root_hash: bytes
+    timestamp: str
+    note: str
+
+    @property
+    def appended(self) -> int:
+        """How many user entries the batch appended."""
+        return self.tree_size - self.first_entry_number + 1
+
+
+def value_digest(field: str, value: str) -> bytes:
+    """The 16-byte digest ``record_value`` indexes a (field, value) pair by."""
+    return hashlib.sha256(f"{field}\x00{value}".encode()).digest()[:16]
+
+
+def now_timestamp() -> str:
+    """The current time as an entry timestamp (UTC, to the second)."""
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Batch:
+    """An append in progress on one register (see the module docstring).
+
+    Build it with :meth:`open` inside a write transaction, feed it with
+    :meth:`add_item`, :meth:`append_entry` and :meth:`assert_root_hash` (``line``:
+    the 1-based position in the batch, for errors), then :meth:`finish`.
+    """
+
+    def __init__(self, session: AsyncSession, context, reg, schema, edge) -> None:
+        self.session = session
+        self.context = context
+        self.reg = reg
+        self.schema = schema
+        self.edge: merkle.CompactRange = edge
+        self.first = reg.tree_size + 1
+        self.total_records = reg.total_records
+        self.items: dict[bytes, str] = {}
+        self.new_items: dict[bytes, str] = {}
+        self.unreferenced: dict[bytes, int] = {}
+        self.unknown: dict[bytes, int] = {}
+        self.entries: list[_Pending] = []
+        self.nodes: list[tuple[int, int, bytes]] = []
+        self.positions: dict[str, int] = {}
+        self.definitions: dict[str, tuple[int, dict]] = {}
+        self.last_timestamp = reg.last_updated
+
+    @classmethod
+    async def open(cls, session: AsyncSession, context, name: str) -> Batch:
+        """Lock register ``name`` and read its tree's right edge.
+
+        Raises:
+            RegisterError: 404 for an unknown register.
+        """
+        reg = await schemas.get_register_or_404(session, name, lock=True)
+        schema = await schemas.load_schema(session, context, reg)
+        positions = merkle.CompactRange.positions(reg.tree_size)
+        nodes = await repository.get_nodes(session, reg.id, positions)
+        edge = merkle.CompactRange(
+            reg.tree_size, [(lv, ix, nodes[(lv, ix)]) for lv, ix in positions]
+        )
+        return cls(session, context, reg, schema, edge)
+
+    # -- commands ------------------------------------------------------------------
+
+    async def add_item(self, line: int, item: dict, canonical: str) -> bytes:
+        """Add an item (already canonical); returns its digest."""
+        problem = check_item(self.reg.name, self.schema.fields, item)
+        if problem is None:
+            problem = schemas.check_definition(self.reg.name, item)
+        if problem is not None:
+            raise refused_line(line, problem, "INVALID_ITEM")
+        digest = hashing.item_digest(canonical)
+        if digest not in self.new_items:
+            self.new_items[digest] = canonical
+            self.unreferenced.setdefault(digest, line)
+        if len(self.items) < ITEM_CACHE:
+            self.items[digest] = canonical
+        if len(self.new_items) >= FLUSH_EVERY:
+            await self.flush()
+        return digest
+
+    async def append_entry(
+        self, line: int, kind: str, key: str, timestamp: str, digests: Sequence[bytes]
+    ) -> None:
+        """Append an entry whose items were added before (or are in the register)."""
+        if kind == "system":
+            if self.schema.system.get(key) != tuple(digests):
+                raise refused_line(
+                    line,
+                    "system entries hold the register's definition, which is changed by "
+                    "appending to the register and field registers",
+                    "SYSTEM_ENTRY_REFUSED",
+                )
+            for digest in digests:
+                self.unreferenced.pop(digest, None)
+            return
+        for digest in digests:
+            self.unreferenced.pop(digest, None)
+            content = self.items.get(digest)
+            if content is None:
+                self.unknown.setdefault(digest, line)
+            else:
+                self._check_key(line, key, content)
+        number = self.edge.size + 1
+        leaf = merkle.leaf_hash(hashing.entry_leaf(number, timestamp, key, list(digests)))
+        self.nodes.extend(self.edge.append(leaf))
+        self.entries.append(
+            _Pending(line, number, key, timestamp, tuple(digests), self.edge.root())
+        )
+        self.last_timestamp = timestamp
+        if len(self.entries) >= FLUSH_EVERY:
+            await self.flush()
+
+    def assert_root_hash(self, line: int, digest: bytes) -> None:
+        """Refuse the batch unless the root over the user entries so far is ``digest``."""
+        root = self.edge.root()
+        if root != digest:
+            raise RegisterError(
+                "ROOT_HASH_MISMATCH",
+                f"line {line}: assert-root-hash {hashing.format_hash(digest)} is not the "
+                f"root hash {hashing.format_hash(root)} of the register at size "
+                f"{self.edge.size}; nothing from this batch was kept",
+                status=409,
+                line=line,
+            )
+
+    def _check_key(self, line: int, key: str, content: str) -> None:
+        value = json.loads(content).get(self.reg.name)
+        if value != key:
+            raise refused_line(
+                line,
+                f"the entry's key {key[:80]!r} is not its item's {self.reg.name!r} "
+                f"value {str(value)[:80]!r}",
+                "KEY_MISMATCH",
+            )
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write what is buffered into the open transaction."""
+        session, register_id = self.session, self.reg.id
+        if self.new_items:
+            existing = await repository.existing_item_digests(
+                session, register_id, list(self.new_items)
+            )
+            await repository.insert_items(
+                session,
+                [
+                    {"register_id": register_id, "digest": d, "content": c}
+                    for d, c in self.new_items.items()
+                    if d not in existing
+                ],
+            )
+            self.new_items = {}
+        if not self.entries:
+            return
+        missing = {d for e in self.entries for d in e.digests if d not in self.items}
+        fetched = await repository.find_items(session, register_id, missing) if missing else {}
+        contents = _Contents(self.items, fetched)
+        for entry in self.entries:
+            for digest in entry.digests:
+                if digest not in contents:
+                    raise refused_line(
+                        entry.line,
+                        f"append-entry names {hashing.format_hash(digest)}, an item that is "
+                        "neither added before it nor in the register",
+                        "ORPHAN_ENTRY",
+                    )
+                if digest in self.unknown:
+                    self._check_key(entry.line, entry.key, contents[digest])
+        self.unknown = {}
+        await repository.insert_entries(
+            session,
+            "user",
+            [
+                {
+                    "register_id": register_id,
+                    "entry_number": e.number,
+                    "key": e.key,
+                    "timestamp": e.timestamp,
+                    "item_digests": b"".join(e.digests),
+                }
+                for e in self.entries
+            ],
+        )
+        await repository.insert_nodes(session, register_id, self.nodes)
+        self.nodes = []
+        await self._update_records(contents)
+        await events.add_events(
+            session,
+            self.context.tables,
+            [
+                events.entry_appended(
+                    self.reg.name,
+                    e.number,
+                    e.key,
+                    e.timestamp,
+                    [hashing.format_hash(d) for d in e.digests],
+                    [contents[d] for d in e.digests],
+                    e.number,
+                    e.root,
+                )
+                for e in self.entries
+            ],
+        )
+        if self.reg.name == "register":
+            for entry in self.entries:
+                self.definitions[entry.key] = (entry.line, json.loads(contents[entry.digests[0]]))
+        self.entries = []
+
+    async def _update_records(self, contents: _Contents) -> None:
+        session, register_id = self.session, self.reg.id
+        latest: dict[str, _Pending] = {}
+        for entry in self.entries:
+            latest[entry.key] = entry
+        unseen = [k for k in latest if k not in self.positions]
+        found = await repository.find_records(session, register_id, unseen)
+        new_rows, moves, stale = [], [], []
+        for key, entry in latest.items():
+            if key in self.positions:
+                moves.append((key, entry.number))
+                stale.append(self.positions[key])
+            elif key in found:
+                self.positions[key] = found[key][0]
+                moves.append((key, entry.number))
+                stale.append(found[key][0])
+            else:
+                self.total_records += 1
+                self.positions[key] = self.total_records
+                new_rows.append(
+                    {
+                        "register_id": register_id,
+                        "key": key,
+                        "position": self.total_records,
+                        "entry_number": entry.number,
+                    }
+                )
+        await repository.insert_records(session, new_rows)
+        await repository.move_records(session, register_id, moves)
+        values = []
+        for key, entry in latest.items():
+            position = self.positions[key]
+            seen = set()
+            for digest in entry.digests:
+                for field, value in json.loads(contents[digest]).items():
+                    if field == self.reg.name:
+                        continue
+                    for one in value if isinstance(value, list) else [value]:
+                        d = value_digest(field, one)
+                        if d not in seen:
+                            seen.add(d)
+                            values.append(
+                                {"register_id": register_id, "digest": d, "position": position}
+                            )
+        await repository.replace_record_values(session, register_id, stale, values)
+
+    async def finish(self, signer) -> AppendResult:
+        """Check for orphan items, write the rest, the counters and the signed tree head."""
+        if self.unreferenced:
+            digest, line = min(self.unreferenced.items(), key=lambda pair: pair[1])
+            raise refused_line(
+                line,
+                f"add-item {hashing.format_hash(digest)} is not used by any entry of the batch",
+                "ORPHAN_ITEM",
+            )
+        await self.flush()
+        await self._apply_definitions()
+        size = self.edge.size
+        root = self.edge.root()
+        note = ""
+        timestamp = self.last_timestamp or ""
+        if size >= self.first:
+            await repository.update_register(
+                self.session,
+                self.reg.id,
+                tree_size=size,
+                total_records=self.total_records,
+                last_updated=self.last_timestamp,
+            )
+            timestamp = now_timestamp()
+            checkpoint = Checkpoint(f"{signer.name}/{self.reg.name}", size, root, timestamp)
+            note = signer.sign(checkpoint)
+            await repository.insert_tree_head(
+                self.session,
+                register_id=self.reg.id,
+                tree_size=size,
+                root_hash=root,
+                timestamp=timestamp,
+                note=note,
+            )
+        return AppendResult(self.reg.name, self.first, size, root, timestamp, note)
+
+    async def _apply_definitions(self) -> None:
+        """Appends to the ``register`` register define registers (their system entries)."""
+        if self.reg.name != "register" or not self.definitions:
+            return
+        field_reg = await repository.get_register(self.session, "field")
+        for name, (line, record) in self.definitions.items():
+            items = {}
+            for field_name in record["fields"]:
+                row = await repository.record_by_key(self.session, field_reg.id, field_name)
+                if row is None:
+                    raise refused_line(
+                        line,
+                        f"field {field_name!r} is not in the field register; append it there first",
+                        "UNKNOWN_FIELD",
+                    )
+                digest = hashing.split_digests(bytes(row.item_digests))[0]
+                content = await repository.find_items(self.session, field_reg.id, [digest])
+                items[field_name] = json.loads(content[digest])
+            await schemas.apply_definition(
+                self.session, name, record, items, self.last_timestamp or now_timestamp()
+            )
+            self.context.schemas.pop(name, None)
+
+
+# -- use cases -------------------------------------------------------------------------
+
+
+async def load_rsf(context, name: str, lines: AsyncIterator[str]) -> AppendResult:
+    """Load an RSF stream into register ``name`` in one transaction.
+
+    Args:
+        lines: the RSF text, line by line (without line endings); empty lines are
+            skipped.
+
+    Raises:
+        RegisterError: 404 for an unknown register; 400 naming the first invalid line
+            (bad command, item, key, timestamp, orphan entry or item); 409 for a
+            failed ``assert-root-hash``. Nothing of the batch is kept.
+    """
+    signer = await context.signer()
+    async with context.db.write() as session:
+        batch = await Batch.open(session, context, name)
+        number = 0
+        async for text in lines:
+            number += 1
+            if not text:
+                continue
+            try:
+                command = rsf.parse_line(text)
+            except rsf.RsfError as exc:
+                raise refused_line(number, str(exc), "INVALID_RSF") from None
+            if isinstance(command, rsf.AddItem):
+                await batch.add_item(number, command.item, command.canonical)
+            elif isinstance(command, rsf.AppendEntry):
+                await batch.append_entry(
+                    number, command.kind, command.key, command.timestamp, command.digests
+                )
+            else:
+                batch.assert_root_hash(number, command.digest)
+        return await batch.finish(signer)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry to append: a key and its items (JSON objects)."""
+
+    key: str
+    items: list[dict]
+
+
+async def append_entries(
+    context,
+    name: str,
+    entries: Sequence[NewEntry],
+    *,
+    assert_root_hash: bytes | None = None,
+    timestamp: str | None = None,
+    session: AsyncSession | None = None,
+) -> AppendResult:
+    """Append entries (the JSON API, gRPC and seeding), atomically.
+
+    Args:
+        entries: the entries, in order; each entry's items are canonicalised here.
+        assert_root_hash: append only if this is the current root hash.
+        timestamp: the entries' time (default: now, to the second).
+        session: an open write transaction to append in (default: one of its own).
+
+    Raises:
+        RegisterError: 404 unknown register; 400 naming the first bad entry (line =
+            its 1-based position); 409 when ``assert_root_hash`` is not the root.
+    """
+    signer = await context.signer()
+    if session is None:
+        async with context.db.write() as own:
+            return await _append(own, context, name, entries, assert_root_hash, timestamp, signer)
+    return await _append(session, context, name, entries, assert_root_hash, timestamp, signer)
+
+
+async def _append(session, context, name, entries, assert_root_hash, timestamp, signer):
+    batch = await Batch.open(session, context, name)
+    if assert_root_hash is not None:
+        batch.assert_root_hash(1, assert_root_hash)
+    timestamp = timestamp or now_timestamp()
+    for number, new in enumerate(entries, start=1):
+        if not hashing.valid_key(new.key):
+            raise refused_line(number, f"{new.key[:80]!r} is not a valid key", "INVALID_KEY")
+        if not new.items:
+            raise refused_line(number, "an entry needs at least one item", "INVALID_ENTRY")
+        digests = []
+        for item in new.items:
+            try:
+                canonical = hashing.canonical_json(item)
+            except hashing.ItemError as exc:
+                raise refused_line(number, str(exc), "INVALID_ITEM") from None
+            digests.append(await batch.add_item(number, item, canonical))
+        await batch.append_entry(number, "user", new.key, timestamp, digests)
+    return await batch.finish(signer)
+
+
+async def append_once(
+    context,
+    name: str,
+    entries: Sequence[NewEntry],
+    *,
+    request_id: str,
+    assert_root_hash: bytes | None = None,
+) -> AppendResult:
+    """:func:`append_entries`, once per ``request_id``: a retry with the same id and the
+    same entries returns the first call's result without appending again.
+
+    Raises:
+        RegisterError: as :func:`append_entries`; 409 when the id was used for other
+            entries.
+    """
+    request = json.dumps(
+        [[e.key, e.items] for e in entries]
+        + [assert_root_hash.hex() if assert_root_hash else None],
+        sort_keys=True,
+    ).encode()
+    request_digest = hashlib.sha256(request).digest()
+    await context.signer()
+    async with context.db.write() as session:
+        reg = await schemas.get_register_or_404(session, name, lock=True)
+        seen = await repository.get_append_request(session, reg.id, request_id)
+        if seen is not None:
+            if bytes(seen.request_digest) != request_digest:
+                raise RegisterError(
+                    "REQUEST_ID_REUSED",
+                    "this request_id was used for other entries",
+                    status=409,
+                )
+            head = await repository.tree_head_at(session, reg.id, seen.tree_size)
+            return AppendResult(
+                name,
+                seen.first_entry_number,
+                seen.tree_size,
+                bytes(head.root_hash),
+                head.timestamp,
+                head.note,
+            )
+        result = await append_entries(
+            context, name, entries, assert_root_hash=assert_root_hash, session=session
+        )
+        await repository.insert_append_request(
+            session,
+            register_id=reg.id,
+            request_id=request_id,
+            request_digest=request_digest,
+            first_entry_number=result.first_entry_number,
+            entry_count=result.appended,
+            tree_size=result.tree_size,
+            created_at=utcnow(),
+        )
+        return result

@@ -1,0 +1,79 @@
+"""The OpenRegister v1 read and write API, in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from registers import hashing
+from registers.datatypes import FieldDefinition
+
+ADDRESS_FIELDS = [FieldDefinition("address", "string"), FieldDefinition("street", "string")]
+#: openregister-java's DataDownloadFunctionalTest: five entries, all at one time.
+ORJ_ITEMS = [
+    ("12345", "ellis"),
+    ("6789", "presley"),
+    ("12345", "foo"),
+    ("145678", "ellis"),
+    ("12345", "ellis"),
+]
+ORJ_ROOTS = {
+    1: "1ff5df752df3070a48c52fb6b203f4c2f83a6962484f8d20c911260736d13eb0",
+    2: "7cdec03e9aba7810340596079a18b495dbc93f22a8d051d3417fb4a79b1f6124",
+    3: "fb9abd8d4866ba933ece23de2d7a05dcdab96a1160aa9c0240f3dbb73d25b1ef",
+    4: "f1619388f950130ae6fbbe71626ec6f8c22a66605be3cd2844871a025c2449b4",
+    5: "a0aa6dace50e47c68fd4a79e3d94ba525f827e0a44bb64ed2e5f75cfe051b71c",
+}
+
+
+def orj_rsf() -> str:
+    lines = []
+    for key, street in ORJ_ITEMS:
+        canonical = hashing.canonical_json({"address": key, "street": street})
+        lines.append(f"add-item\t{canonical}")
+        digest = hashing.format_hash(hashing.item_digest(canonical))
+        lines.append(f"append-entry\tuser\t{key}\t2017-06-01T10:13:27Z\t{digest}")
+    return "\n".join(lines) + "\n"
+
+
+RSF = {"Content-Type": "application/uk-gov-rsf"}
+
+
+@pytest.fixture
+async def address(registers):
+    await registers.define("address", ADDRESS_FIELDS)
+    async with registers.http() as http:
+        answer = await http.post(
+            "/registers/address/load-rsf",
+            content=orj_rsf(),
+            headers={**RSF, **registers.principal("registers:write:address")},
+        )
+        assert answer.status_code == 200, answer.text
+    return registers
+
+
+async def test_an_rsf_load_gives_the_root_hashes_gov_uk_published(address):
+    async with address.http() as http:
+        for size, root in ORJ_ROOTS.items():
+            rsf = (await http.get(f"/registers/address/download-rsf/0/{size}")).text
+            assert rsf.splitlines()[-1] == f"assert-root-hash\tsha-256:{root}"
+        proof = (await http.get("/registers/address/proof/register/merkle:sha-256")).json()
+    assert proof == {
+        "proof-identifier": "merkle:sha-256",
+        "root-hash": f"sha-256:{ORJ_ROOTS[5]}",
+        "total-entries": 5,
+    }
+
+
+async def test_records_are_keyed_by_key_with_their_latest_entry(address):
+    async with address.http() as http:
+        records = (await http.get("/registers/address/records")).json()
+        record = (await http.get("/registers/address/record/12345")).json()
+        entries = (await http.get("/registers/address/records/12345/entries")).json()
+        info = (await http.get("/registers/address/register")).json()
+    assert list(records) == ["12345", "6789", "145678"]
+    assert record["12345"]["entry-number"] == "5"
+    assert record["12345"]["item"] == [{"address": "12345", "street": "ellis"}]
+    assert [e["entry-number"] for e in entries] == ["1", "3", "5"]
+    assert info["total-records"] == 3 and info["total-entries"] == 5
+    assert info["last-updated"] == "2017-06-01T10:13:27Z"
+    assert info["register-record"]["fields"] == ["address", "street"]
