@@ -63,6 +63,14 @@ def _add_admin_commands() -> None:
     app.add_typer(agencies_app, name="agencies")
     app.add_typer(keys_app, name="keys")
     app.add_typer(clients_app, name="clients")
+    from govplat_cli.registers_commands import registers_app
+
+    app.add_typer(registers_app, name="registers")
+
+    from govplat_cli.notify_commands import notify_app, templates_app
+
+    app.add_typer(templates_app, name="templates")
+    app.add_typer(notify_app, name="notify")
 
 
 console = Console()

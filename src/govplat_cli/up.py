@@ -217,6 +217,10 @@ class Platform:
             raise PlatformError(
                 f"migrating {service} failed: {type(exc).__name__}: {exc}"
             ) from None
+        if service == "registers":  # the registers' real data, before the service starts
+            from govplat_cli.registers_commands import seed_registers
+
+            seed_registers(self.settings.database_url(service), self.gateway_url)
 
     def identity_secrets(self) -> dict[str, str]:
         """Identity's secret key and admin token (from the settings, else from
@@ -374,6 +378,7 @@ class Platform:
         except AdminError as error:
             raise PlatformError(f"seeding the sandbox failed: {error}") from None
         seeded.update(self.seed_citizen(token))
+        seeded.update(self.seed_notify(token, seeded["sandbox_service_id"]))
         credentials = {
             "gateway_url": self.gateway_url,
             "gateway_grpc_address": f"{self.settings.host}:{self.settings.gateway_grpc_port}",
@@ -391,6 +396,18 @@ class Platform:
             json.dumps({"host": self.settings.host, **endpoints}, indent=2) + "\n"
         )
         return credentials
+
+    def seed_notify(self, admin_token: str, service_id: str) -> dict:
+        """The sandbox service's Notify templates (email, text message, letter and the
+        payment receipt), made once; returns their ids for ``sandbox.json``."""
+        from govplat_cli.notify_admin import NotifyAdmin, seed_notify
+
+        url = f"http://{self.settings.host}:{self.settings.ports('notify')[0]}"
+        try:
+            with NotifyAdmin(url, admin_token) as admin:
+                return seed_notify(admin, service_id, SANDBOX_SERVICE)
+        except AdminError as error:
+            raise PlatformError(f"seeding the sandbox's templates failed: {error}") from None
 
     def seed_citizen(self, admin_token: str) -> dict:
         """The sandbox's test citizen (verified email, password, authenticator app).
