@@ -66,6 +66,9 @@ def _add_admin_commands() -> None:
     from govplat_cli.registers_commands import registers_app
 
     app.add_typer(registers_app, name="registers")
+    from govplat_cli.registers_commands import registers_app
+
+    app.add_typer(registers_app, name="registers")
 
     from govplat_cli.notify_commands import notify_app, templates_app
 

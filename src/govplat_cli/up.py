@@ -221,6 +221,10 @@ class Platform:
             from govplat_cli.registers_commands import seed_registers
 
             seed_registers(self.settings.database_url(service), self.gateway_url)
+        if service == "registers":  # the registers' real data, before the service starts
+            from govplat_cli.registers_commands import seed_registers
+
+            seed_registers(self.settings.database_url(service), self.gateway_url)
 
     def identity_secrets(self) -> dict[str, str]:
         """Identity's secret key and admin token (from the settings, else from
