@@ -9,6 +9,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from govkit.principal import Principal, PrincipalSigner
 from govplat.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from govplat.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from govplat.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
@@ -75,10 +76,29 @@ def test_a_call_without_a_credential_is_refused_and_with_one_reaches_the_compone
 
     with pytest.raises(grpc.RpcError) as reached:
         rpc(edge)(request, metadata=(("authorization", f"Bearer {credential}"),), timeout=10)
-    # The component itself answers: its RPCs are not implemented yet, so UNIMPLEMENTED
-    # with the component's message, which only a forwarded call can produce.
-    assert reached.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert reached.value.details() == "Method not implemented!"
+    # The component itself answers (an empty request is refused, or the RPC is not
+    # built yet): the same answer as a direct call with a principal signed for it.
+    signer = PrincipalSigner(running_platform.secrets()["principal_private_key"])
+    credentials = running_platform.credentials()
+    principal = Principal(
+        organisation_id=credentials["sandbox_agency_id"],
+        service_id=credentials["sandbox_service_id"],
+        key_type="test",
+        scopes=("notify:send", "notify:read", "payments:read", "payments:write"),
+        api={"registers": "oauth"}.get(component, component),
+    )
+    address = f"127.0.0.1:{running_platform.grpc[component]}"
+    with grpc.insecure_channel(address) as direct, pytest.raises(grpc.RpcError) as answered:
+        rpc(direct)(
+            request,
+            metadata=(("x-govplat-principal", signer.sign(principal, component)),),
+            timeout=10,
+        )
+    assert reached.value.code() != grpc.StatusCode.UNAUTHENTICATED
+    assert (reached.value.code(), reached.value.details()) == (
+        answered.value.code(),
+        answered.value.details(),
+    )
 
 
 def test_identitys_internal_rpcs_are_not_exposed_on_the_edge(running_platform, edge):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import grpc
 from fastapi.responses import JSONResponse, Response
 
-from govkit.http import bearer_token
+from govkit.http import bearer_token, pay_unauthorised
 from govkit.principal import Principal
 from govkit.telemetry import grpc_client_interceptors
 from govplat.identity.v1 import identity_service_pb2 as pb
@@ -47,16 +47,6 @@ def notify_error(status: int, message: str) -> JSONResponse:
     return JSONResponse(
         {"status_code": status, "errors": [{"error": "AuthError", "message": message}]},
         status_code=status,
-    )
-
-
-def pay_unauthorised() -> Response:
-    """GOV.UK Pay's 401: no JSON envelope."""
-    return Response(
-        "Credentials are required to access this resource.",
-        status_code=401,
-        media_type="text/plain",
-        headers={"WWW-Authenticate": 'Bearer realm="govplat"'},
     )
 
 

@@ -48,6 +48,18 @@ def bearer_token(authorization: str | None) -> str:
     return authorization[7:].strip()
 
 
+def pay_unauthorised() -> Response:
+    """GOV.UK Pay's 401 for a missing or refused credential: plain text, no JSON
+    envelope (pay-publicapi answers it before its ``code``/``description`` errors).
+    The gateway sends it for a bad API key, payments for a bad principal."""
+    return Response(
+        "Credentials are required to access this resource.",
+        status_code=401,
+        media_type="text/plain",
+        headers={"WWW-Authenticate": 'Bearer realm="govplat"'},
+    )
+
+
 def operator_authorized(authorization: str | None, admin_token: str | None) -> bool:
     """Whether an ``Authorization`` header carries the operator credential
     (``Bearer <GOVPLAT_ADMIN_TOKEN>``), compared in constant time. Always false when no

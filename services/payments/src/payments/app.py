@@ -11,11 +11,12 @@ def build(settings: Settings | None = None) -> Component:
     Raises:
         govkit.settings.ConfigurationError: when the environment is incomplete.
     """
+    settings = settings or Settings.load()
     return service_component(
         name="payments",
-        settings=settings or Settings.load(),
+        settings=settings,
         tables=models.messaging,
-        http_app=http_api.create_app(),
+        http_app=http_api.create_app(settings.principal_public_key),
         grpc_register=grpc_api.register,
         grpc_services=[grpc_api.SERVICE_NAME],
         synchronous_full=True,
