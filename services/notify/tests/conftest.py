@@ -54,12 +54,13 @@ class Notify:
             "notify",
         )
 
-    def http(self, key_type: str | None = "live", **kwargs) -> httpx.AsyncClient:
+    def http(self, key_type: str | None = "live", headers: dict | None = None) -> httpx.AsyncClient:
         """A client of the app; with ``key_type``, every request carries a principal
-        for the test service and a key of that type."""
-        headers = {HEADER: self.principal(key_type)} if key_type else {}
+        for the test service and a key of that type (``headers`` are added)."""
+        sent = {HEADER: self.principal(key_type)} if key_type else {}
+        sent.update(headers or {})
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url=ROOT, headers=headers, **kwargs
+            transport=httpx.ASGITransport(app=self.app), base_url=ROOT, headers=sent
         )
 
     def admin(self) -> httpx.AsyncClient:
