@@ -66,8 +66,9 @@ async def rsf_lines(request: Request):
     async for chunk in request.stream():
         try:
             pending += decoder.decode(chunk)
-        except UnicodeDecodeError:
-            raise refused_line(number + pending.count("\n") + 1, "the RSF is not UTF-8") from None
+        except UnicodeDecodeError as exc:
+            line = number + pending.count("\n") + chunk[: exc.start].count(b"\n") + 1
+            raise refused_line(line, "the RSF is not UTF-8") from None
         *complete, pending = pending.split("\n")
         for line in complete:
             number += 1
