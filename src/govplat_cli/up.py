@@ -221,10 +221,6 @@ class Platform:
             from govplat_cli.registers_commands import seed_registers
 
             seed_registers(self.settings.database_url(service), self.gateway_url)
-        if service == "registers":  # the registers' real data, before the service starts
-            from govplat_cli.registers_commands import seed_registers
-
-            seed_registers(self.settings.database_url(service), self.gateway_url)
 
     def identity_secrets(self) -> dict[str, str]:
         """Identity's secret key and admin token (from the settings, else from
@@ -271,6 +267,12 @@ class Platform:
                 )
             )
         }
+        # GOVPLAT_<COMPONENT>_<SETTING> is that component's GOVPLAT_<SETTING>, e.g.
+        # GOVPLAT_NOTIFY_SMTP_HOST; what govplat up sets itself (below) wins.
+        prefix = f"GOVPLAT_{name.upper()}_"
+        for key, value in os.environ.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                env["GOVPLAT_" + key[len(prefix) :]] = value
         env.update(
             {
                 "GOVPLAT_HOST": self.settings.host,
