@@ -3,30 +3,13 @@ answers refusals in that family's own format (running platform)."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
 import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
-
-def notify_token(key: str, **claims) -> str:
-    body = {"iss": key[-73:-37], "iat": int(time.time()), **claims}
-    return jwt.encode({"typ": "JWT", "alg": "HS256"}, body, OctKey.import_key(key[-36:]))
-
-
-def requests_seen_by(platform, component: str) -> float:
-    metrics = httpx.get(f"{platform.url(component)}/metrics", timeout=10).text
-    return sum(
-        float(value)
-        for labels, value in re.findall(
-            r"^govplat_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", metrics, re.M
-        )
-        if f'component="{component}"' in labels
-    )
+from govkit.testing.platform import notify_token
 
 
 @pytest.mark.parametrize(
@@ -45,7 +28,7 @@ def requests_seen_by(platform, component: str) -> float:
 def test_a_notify_request_without_a_valid_token_is_refused_in_notifys_envelope(
     running_platform, headers, status, message
 ):
-    before = requests_seen_by(running_platform, "notify")
+    before = running_platform.requests_seen_by("notify")
     answer = httpx.get(
         f"{running_platform.gateway_url}/v2/notifications", headers=headers, timeout=10
     )
@@ -56,7 +39,7 @@ def test_a_notify_request_without_a_valid_token_is_refused_in_notifys_envelope(
         assert body["errors"][0]["message"] == message
     else:
         assert body["errors"][0]["message"].startswith("Invalid token")
-    assert requests_seen_by(running_platform, "notify") == before, (
+    assert running_platform.requests_seen_by("notify") == before, (
         "a refused request never reaches notify"
     )
 
@@ -65,14 +48,14 @@ def test_a_notify_token_signed_with_the_sandbox_key_reaches_notify_and_a_forged_
     running_platform,
 ):
     key = running_platform.credentials()["notify_api_key"]
-    before = requests_seen_by(running_platform, "notify")
+    before = running_platform.requests_seen_by("notify")
     accepted = httpx.get(
         f"{running_platform.gateway_url}/v2/notifications",
         headers={"Authorization": f"Bearer {notify_token(key)}"},
         timeout=10,
     )
     assert accepted.status_code not in (401, 403)
-    assert requests_seen_by(running_platform, "notify") == before + 1
+    assert running_platform.requests_seen_by("notify") == before + 1
     forged = key[:-36] + str(uuid.uuid4())
     refused = httpx.get(
         f"{running_platform.gateway_url}/v2/notifications",
@@ -104,14 +87,14 @@ def test_payments_needs_a_pay_key_or_a_payments_access_token(running_platform):
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith(
             "Bearer"
         )
-    before = requests_seen_by(running_platform, "payments")
+    before = running_platform.requests_seen_by("payments")
     accepted = httpx.get(
         f"{gateway}/v1/payments",
         headers={"Authorization": f"Bearer {credentials['pay_api_key']}"},
         timeout=10,
     )
     assert accepted.status_code != 401
-    assert requests_seen_by(running_platform, "payments") == before + 1
+    assert running_platform.requests_seen_by("payments") == before + 1
 
     auth = (credentials["oauth_client_id"], credentials["oauth_client_secret"])
 

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import pytest
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
 from govkit.principal import Principal, PrincipalSigner
+from govkit.testing.platform import notify_token
 from govplat.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from govplat.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from govplat.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 from govplat.registers.v1 import registers_service_pb2, registers_service_pb2_grpc
-
-
-def notify_token(key: str) -> str:
-    claims = {"iss": key[-73:-37], "iat": int(time.time())}
-    return jwt.encode({"typ": "JWT", "alg": "HS256"}, claims, OctKey.import_key(key[-36:]))
 
 
 def access_token(platform) -> str:

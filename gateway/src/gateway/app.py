@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from gateway import http_api, proxy
+from gateway import http_api, portal, proxy
 from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.grpc_api import EdgeHandler
 from gateway.quotas import Quotas
+from gateway.sandbox import SandboxCredentials
 from govkit.principal import PrincipalSigner
 from govkit.runtime import Component
 
@@ -48,10 +49,26 @@ def build(settings: Settings | None = None) -> Component:
         signer,
     )
 
+    admin_token = settings.admin_token_value()
+    credentials = (
+        SandboxCredentials(settings.identity_grpc_address, admin_token) if admin_token else None
+    )
+    portal_options = portal.PortalOptions(
+        environment=settings.environment,
+        credentials=credentials,
+        rate_limit_storage=settings.rate_limit_storage,
+        credentials_per_hour=settings.sandbox_credentials_per_hour,
+        public_url=settings.public_url,
+    )
+    if admin_token:
+        portal_options.csrf_secret = admin_token  # the same for every replica
+
     async def close_client(_component: Component) -> None:
         await client.close()
         await authenticator.close()
         await edge.close()
+        if credentials is not None:
+            await credentials.close()
 
     return Component(
         name="gateway",
@@ -71,6 +88,7 @@ def build(settings: Settings | None = None) -> Component:
                     o.strip() for o in settings.cors_origins.split(",") if o.strip()
                 ),
             ),
+            portal_options,
         ),
         uses_nats=False,
         extra_checks={name: backend_ready(name, url) for name, url in backends.items()},

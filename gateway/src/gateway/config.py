@@ -21,6 +21,9 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
   to call the APIs across origins.
 - ``BREAKER_THRESHOLD`` (5) and ``BREAKER_COOLDOWN_SECONDS`` (10): a backend that
   fails that many times in a row gets no requests (503) for that long.
+- ``SANDBOX_CREDENTIALS_PER_HOUR`` (default 10): sets of sandbox credentials the portal
+  creates per client address per hour (only in the sandbox environment, and only with
+  ``ADMIN_TOKEN``, which identity's admin API needs).
 - ``AUTH_CACHE_SECONDS`` (default 30, at most 30): how long a verified credential is
   trusted without asking identity again, so a revoked key stops working within it.
 
@@ -57,6 +60,7 @@ class Settings(ComponentSettings):
     cors_origins: str = ""
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    sandbox_credentials_per_hour: int = Field(default=10, ge=1)
 
     def trusted_proxy_list(self) -> tuple[str, ...]:
         """``TRUSTED_PROXIES`` (comma-separated addresses or networks) as a tuple.

@@ -370,6 +370,7 @@ def create_app(
     signer: PrincipalSigner | None = None,
     quotas: Quotas | None = None,
     options: EdgeOptions | None = None,
+    portal_options: portal.PortalOptions | None = None,
 ) -> GatewayApp:
     """The gateway app.
 
@@ -380,6 +381,7 @@ def create_app(
             them (tests of forwarding alone) requests that need a credential get 503.
         quotas: the quotas; none are applied without them.
         options: limits and trust at the edge (:class:`EdgeOptions`).
+        portal_options: what the portal's pages need (:class:`gateway.portal.PortalOptions`).
     """
     options = options or EdgeOptions()
     app = GatewayApp(
@@ -409,7 +411,7 @@ def create_app(
         app._forward_app = CORSMiddleware(app.forward, **cors)
 
     portal.mount_assets(app)
-    app.include_router(portal.create_router(backend_urls, client))
+    app.include_router(portal.create_router(backend_urls, client, portal_options))
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def not_found(request: Request, path: str) -> Response:

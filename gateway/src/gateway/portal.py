@@ -6,24 +6,47 @@
 - ``/sandbox/docs``: interactive documentation (Swagger UI, served from the
   ``swagger-ui-bundle`` package, not a CDN) of that document.
 - ``/sandbox/test-cards``: the sandbox card numbers and what each one does.
+- ``/sandbox/credentials``: how to get the seeded sandbox credentials, and (in the
+  sandbox environment only) a form that creates a fresh set, shown once
+  (:mod:`gateway.sandbox`); the form is CSRF-protected (:mod:`gateway.csrf`) and
+  creation is rate-limited per client address.
 
 Every page works without JavaScript except the interactive docs, whose page says
-so and links to the raw document.
+so and links to the raw document. A new page is a route in :func:`create_router`
+that answers :func:`page`, and a line in :data:`NAVIGATION`.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import secrets
 import time
+from dataclasses import dataclass, field
 from importlib import resources
 
 import aiohttp
 import swagger_ui_bundle
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from limits import RateLimitItemPerHour
+from limits.aio.strategies import MovingWindowRateLimiter
 
+from gateway.csrf import FIELD, CsrfGuard
 from gateway.proxy import UpstreamClient
+from gateway.quotas import storage_for
+from gateway.sandbox import CreatedCredentials, SandboxCredentials, SandboxUnavailable
+
+log = logging.getLogger(__name__)
+
+#: The portal's navigation: (path, link text), in order.
+NAVIGATION: list[tuple[str, str]] = [
+    ("/sandbox/", "Sandbox"),
+    ("/sandbox/docs", "API documentation"),
+    ("/sandbox/credentials", "Sandbox credentials"),
+    ("/sandbox/test-cards", "Test cards"),
+]
 
 #: Pay's sandbox simulator card numbers (GOV.UK Pay ``SandboxCardNumbers``) and their outcome.
 TEST_CARDS: list[tuple[str, str, str]] = [
@@ -39,24 +62,52 @@ TEST_CARDS: list[tuple[str, str, str]] = [
 ]
 
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "Cache-Control": "no-cache",
 }
 
 
-def page(title: str, body: str) -> HTMLResponse:
-    """A portal page; ``body`` is already-escaped HTML."""
+def page(
+    title: str, body: str, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """A portal page; ``body`` is already-escaped HTML. ``headers`` add to or replace
+    :data:`PAGE_HEADERS`."""
+    links = "".join(
+        f'<li><a href="{href}">{html.escape(text)}</a></li>' for href, text in NAVIGATION
+    )
     return HTMLResponse(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} - govplat sandbox</title></head><body>"
         '<a href="#main">Skip to main content</a>'
-        '<nav aria-label="Sandbox"><ul><li><a href="/sandbox/">Sandbox</a></li>'
-        '<li><a href="/sandbox/docs">API documentation</a></li>'
-        '<li><a href="/sandbox/test-cards">Test cards</a></li></ul></nav>'
+        f'<nav aria-label="Sandbox"><ul>{links}</ul></nav>'
         f'<main id="main"><h1>{html.escape(title)}</h1>{body}</main></body></html>',
-        headers=PAGE_HEADERS,
+        status_code=status_code,
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
+
+
+@dataclass
+class PortalOptions:
+    """What the portal's pages need besides the backends.
+
+    Attributes:
+        environment: ``sandbox`` (default), ``development`` or ``production``; sandbox
+            credentials are created only in ``sandbox``.
+        credentials: creates sandbox credentials (``None``: creation not available,
+            e.g. no operator token configured).
+        csrf_secret: signs the forms' CSRF tokens (a random one by default).
+        rate_limit_storage: ``memory://`` or a ``redis://`` URL shared by replicas.
+        credentials_per_hour: sets of credentials one client address may create per hour.
+        public_url: the gateway's public origin, shown with the credentials.
+    """
+
+    environment: str = "sandbox"
+    credentials: SandboxCredentials | None = None
+    csrf_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    rate_limit_storage: str = "memory://"
+    credentials_per_hour: int = 10
+    public_url: str = "http://127.0.0.1:8000"
 
 
 class OpenApiMerger:
@@ -121,10 +172,16 @@ class OpenApiMerger:
         return merged
 
 
-def create_router(backend_urls: dict[str, str], client: UpstreamClient) -> APIRouter:
+def create_router(
+    backend_urls: dict[str, str], client: UpstreamClient, options: PortalOptions | None = None
+) -> APIRouter:
     """The portal's routes (mount the static assets with :func:`mount_assets`)."""
+    options = options or PortalOptions()
     router = APIRouter(include_in_schema=False)
     merger = OpenApiMerger(backend_urls, client)
+    csrf = CsrfGuard(options.csrf_secret, secure=options.public_url.startswith("https://"))
+    creations = MovingWindowRateLimiter(storage_for(options.rate_limit_storage))
+    per_hour = RateLimitItemPerHour(options.credentials_per_hour)
 
     @router.get("/sandbox")
     @router.get("/sandbox/")
@@ -136,7 +193,8 @@ def create_router(backend_urls: dict[str, str], client: UpstreamClient) -> APIRo
             "test keys reach simulated card, email, text message and letter providers.</p>"
             "<h2>Get started</h2><ol>"
             "<li>Get your sandbox credentials: run <code>govplat sandbox credentials --json</code> "
-            "where the platform runs (<code>make up</code> prints them too).</li>"
+            "where the platform runs (<code>make up</code> prints them too), or create your own "
+            'set on the <a href="/sandbox/credentials">sandbox credentials</a> page.</li>'
             '<li>Read the <a href="/sandbox/docs">API documentation</a> '
             '(or the <a href="/openapi.json">OpenAPI document</a>).</li>'
             '<li>Pay with the <a href="/sandbox/test-cards">test cards</a>.</li></ol>'
@@ -175,7 +233,128 @@ def create_router(backend_urls: dict[str, str], client: UpstreamClient) -> APIRo
             f'<th scope="col">Brand</th><th scope="col">Result</th></tr></thead><tbody>{rows}</tbody></table>',
         )
 
+    def can_create() -> bool:
+        return options.environment == "sandbox" and options.credentials is not None
+
+    @router.get("/sandbox/credentials")
+    async def credentials_page(request: Request) -> HTMLResponse:
+        if not can_create():
+            return page("Sandbox credentials", SEEDED + not_available(options))
+        token, new_cookie = csrf.token_for(request)
+        response = page(
+            "Sandbox credentials",
+            SEEDED + "<h2>Your own set</h2>"
+            "<p>Create a new sandbox agency and service of your own, with a Notify test key, "
+            "a Pay test key and an OAuth client for the client credentials grant. They are "
+            "shown once, on the next page: copy them somewhere safe.</p>"
+            '<form method="post" action="/sandbox/credentials">'
+            f'<input type="hidden" name="{FIELD}" value="{html.escape(token)}">'
+            '<button type="submit">Create sandbox credentials</button></form>',
+        )
+        if new_cookie is not None:
+            csrf.set_cookie(response, new_cookie)
+        return response
+
+    @router.post("/sandbox/credentials")
+    async def create_credentials(request: Request) -> HTMLResponse:
+        if not can_create():
+            return page("Sandbox credentials", not_available(options) + AGAIN, status_code=403)
+        try:
+            form = await request.form(max_files=0, max_fields=5)
+        except (HTTPException, ValueError):
+            form = {}
+        sent = form.get(FIELD, "")
+        if not isinstance(sent, str) or not csrf.passes(request, sent):
+            return page(
+                "This form has expired",
+                "<p>The form was not sent from this site's page, or it is more than an hour "
+                "old. Nothing was created.</p>" + AGAIN,
+                status_code=403,
+            )
+        address = request.scope.get("state", {}).get("client_address") or (
+            request.client.host if request.client else ""
+        )
+        if not await creations.hit(per_hour, "sandbox-credentials", address):
+            return page(
+                "Too many sets of credentials",
+                f"<p>At most {options.credentials_per_hour} sets of sandbox credentials can be "
+                "created from one address in an hour. Nothing was created; try again later, "
+                "or use the seeded credentials.</p>" + AGAIN,
+                status_code=429,
+                headers={"Retry-After": "3600"},
+            )
+        try:
+            created = await options.credentials.create()
+        except SandboxUnavailable as exc:
+            log.warning("creating sandbox credentials failed: %s", exc)
+            return page(
+                "Sandbox credentials are not available just now",
+                "<p>Identity could not create them. Try again in a minute.</p>" + AGAIN,
+                status_code=503,
+                headers={"Retry-After": "60"},
+            )
+        return page(
+            "Your sandbox credentials",
+            created_credentials(created, options.public_url),
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
     return router
+
+
+#: How to get the seeded credentials (the credentials page's first part).
+SEEDED = (
+    "<p>Every call to the platform's APIs needs a credential. In the sandbox, test keys "
+    "reach only the simulators.</p>"
+    "<h2>The seeded credentials</h2>"
+    "<p>Where the platform runs, <code>govplat sandbox credentials --json</code> prints the "
+    "credentials <code>govplat up</code> made for the sandbox agency: Notify test and live "
+    "keys, a Pay test key, an OAuth client and a test citizen.</p>"
+)
+AGAIN = '<p><a href="/sandbox/credentials">Back to sandbox credentials</a></p>'
+
+
+def not_available(options: PortalOptions) -> str:
+    """Why this gateway does not create credentials (HTML)."""
+    if options.environment != "sandbox":
+        reason = f"this is the {html.escape(options.environment)} environment, not the sandbox"
+    else:
+        reason = "this gateway has no operator token to ask identity with"
+    return (
+        "<h2>Your own set</h2>"
+        f"<p>Creating sandbox credentials here is not available: {reason}. "
+        "Ask the platform's operators for credentials.</p>"
+    )
+
+
+def created_credentials(created: CreatedCredentials, public_url: str) -> str:
+    """The new credentials and how to use them (HTML, every value escaped)."""
+    rows = [
+        ("Agency", f"{created.agency_name} ({created.agency_id})", "agency"),
+        ("Service id", created.service_id, "service-id"),
+        ("Notify API key (test)", created.notify_api_key, "notify-api-key"),
+        ("Pay API key (test)", created.pay_api_key, "pay-api-key"),
+        ("OAuth client id", created.oauth_client_id, "oauth-client-id"),
+        ("OAuth client secret", created.oauth_client_secret, "oauth-client-secret"),
+        ("OAuth scopes", " ".join(created.scopes), "oauth-scopes"),
+    ]
+    items = "".join(
+        f'<dt>{html.escape(label)}</dt><dd><code id="{ident}">{html.escape(value)}</code></dd>'
+        for label, value, ident in rows
+    )
+    origin = html.escape(public_url)
+    return (
+        "<p><strong>These are shown once.</strong> Copy them now: the keys and the client "
+        "secret cannot be shown again.</p>"
+        f"<dl>{items}</dl>"
+        "<h2>Using them</h2><ul>"
+        f"<li>GOV.UK Notify clients: the Notify key as it is, with the base URL <code>{origin}</code>.</li>"
+        f"<li>GOV.UK Pay: <code>Authorization: Bearer</code> and the Pay key, at <code>{origin}/v1/</code>.</li>"
+        f"<li>OAuth: <code>POST {origin}/token</code> with <code>grant_type=client_credentials</code>, "
+        "the client id and secret as HTTP Basic credentials, and a scope from the list above.</li>"
+        "</ul>" + AGAIN
+    )
 
 
 def mount_assets(app) -> None:

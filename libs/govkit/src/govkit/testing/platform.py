@@ -49,6 +49,23 @@ class RunningPlatform:
         """Identity's secret key and admin token (``DATA_DIR/secrets.json``)."""
         return json.loads((self.data_dir / "secrets.json").read_text())
 
+    def requests_seen_by(self, component: str) -> float:
+        """How many HTTP requests ``component`` has counted so far
+        (``govplat_http_requests_total``, probes excluded): whether the gateway
+        forwarded a request shows as one more."""
+        import re
+
+        import httpx
+
+        metrics = httpx.get(f"{self.url(component)}/metrics", timeout=10).text
+        return sum(
+            float(value)
+            for labels, value in re.findall(
+                r"^govplat_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", metrics, re.M
+            )
+            if f'component="{component}"' in labels
+        )
+
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -116,3 +133,16 @@ def start_platform(
         nats_url=f"nats://127.0.0.1:{nats_port}",
         databases=databases,
     )
+
+
+def notify_token(key: str, **claims) -> str:
+    """A GOV.UK Notify API token for a Notify ``key`` (``{name}-{service_id}-{secret}``):
+    an HS256 JWT whose ``iss`` is the service id and ``iat`` now, signed with the
+    secret, as Notify's clients make them; ``claims`` add to or replace those."""
+    import time as clock
+
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    body = {"iss": key[-73:-37], "iat": int(clock.time()), **claims}
+    return jwt.encode({"typ": "JWT", "alg": "HS256"}, body, OctKey.import_key(key[-36:]))
