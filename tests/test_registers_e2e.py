@@ -29,7 +29,7 @@ def token(platform, scope: str) -> str:
 
 def verify_note(note: str, verifier_key: str) -> tuple[int, bytes]:
     """A C2SP signed-note checkpoint checked here with the published key: (size, root)."""
-    name, key_id, encoded = verifier_key.strip().split("+")
+    name, key_id, encoded = verifier_key.strip().split("+", 2)
     raw = base64.b64decode(encoded)
     assert raw[0] == 1 and hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_id
     text, signatures = note.split("\n\n", 1)

@@ -107,7 +107,7 @@ def verify(note: str, verifier_key: str) -> Checkpoint:
         CheckpointError: for a malformed note or key, or no valid signature by that key.
     """
     try:
-        name, hex_id, encoded = verifier_key.split("+")
+        name, hex_id, encoded = verifier_key.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
         raise CheckpointError("malformed verifier key") from None
