@@ -9,9 +9,11 @@ context are those of the batch; ``ce-subject`` is ``<register>/<entry number>``.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +22,14 @@ from govkit.db import utcnow
 from govkit.events import cloudevent_headers, inject_trace_headers, subject_for
 from govkit.outbox import MessagingTables
 from govplat.registers.v1 import events_pb2
+from registers.repository import bulk_insert
 
 SOURCE = "//govplat/registers"
+
+
+@functools.lru_cache(maxsize=65536)
+def _seconds(timestamp: str) -> int:
+    return int(datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
 
 def entry_appended(
@@ -35,15 +43,13 @@ def entry_appended(
     root_hash: bytes,
 ) -> events_pb2.EntryAppended:
     """The ``EntryAppended`` event of one user entry (``timestamp``: RFC 3339, ``Z``)."""
-    stamp = Timestamp()
-    stamp.FromJsonString(timestamp)
     return events_pb2.EntryAppended(
         register=register,
         entry_number=entry_number,
         key=key,
-        item_hashes=list(item_hashes),
-        items_json=list(items_json),
-        entry_timestamp=stamp,
+        item_hashes=item_hashes,
+        items_json=items_json,
+        entry_timestamp=Timestamp(seconds=_seconds(timestamp)),
         tree_size=tree_size,
         root_hash=root_hash,
     )
@@ -56,24 +62,21 @@ async def add_events(
     if not events:
         return
     now = utcnow()
-    base = cloudevent_headers(event_id="", message=events[0], source=SOURCE, subject="", time=now)
+    base = cloudevent_headers(
+        event_id="@ID@", message=events[0], source=SOURCE, subject="@SUBJECT@", time=now
+    )
     base.update(inject_trace_headers())
+    template = json.dumps(base, sort_keys=True)
     subject = subject_for(events[0])
+    connection = await session.connection()
+    created = now.replace(tzinfo=None) if connection.dialect.name == "sqlite" else now
     rows = []
     for event in events:
         event_id = str(uuid.uuid4())
-        headers = dict(base)
-        headers["ce-id"] = event_id
-        headers["ce-subject"] = f"{event.register}/{event.entry_number}"
-        rows.append(
-            {
-                "id": event_id,
-                "subject": subject,
-                "payload": event.SerializeToString(),
-                "headers": json.dumps(headers, sort_keys=True),
-                "created_at": now,
-                "attempts": 0,
-            }
+        headers = template.replace("@ID@", event_id, 1).replace(
+            "@SUBJECT@", f"{event.register}/{event.entry_number}", 1
         )
-    await session.execute(tables.outbox.insert(), rows)
+        rows.append((event_id, subject, event.SerializeToString(), headers, created, 0))
+    columns = ("id", "subject", "payload", "headers", "created_at", "attempts")
+    await bulk_insert(session, tables.outbox, columns, rows)
     session.info["govplat_outbox_added"] = True

@@ -29,6 +29,42 @@ from registers.models import (
 
 #: Parameters per ``IN`` list (SQLite's default limit is 32766; PostgreSQL's 32767).
 CHUNK = 900
+_INSERTS: dict[tuple[str, str], tuple[str, list[int] | None]] = {}
+ENTRY_COLUMNS = ("register_id", "entry_number", "key", "timestamp", "item_digests")
+ITEM_COLUMNS = ("register_id", "digest", "content")
+RECORD_COLUMNS = ("register_id", "key", "position", "entry_number")
+VALUE_COLUMNS = ("register_id", "digest", "position")
+
+
+async def bulk_insert(
+    session: AsyncSession,
+    table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple],
+    *,
+    skip_existing: bool = False,
+) -> None:
+    """Insert ``rows`` (tuples of ``columns``) with one ``executemany`` on the driver's
+    cursor: SQLAlchemy's per-row parameter processing costs more than the insert itself
+    at bulk-load rates, so values must already be in the driver's types (bytes, str,
+    int; naive UTC datetimes on SQLite). ``skip_existing``: rows whose primary key is
+    already there are left out (``ON CONFLICT DO NOTHING``: SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    cache_key = (table.name, f"{dialect.name} {skip_existing} {','.join(columns)}")
+    compiled = _INSERTS.get(cache_key)
+    if compiled is None:
+        done = table.insert().values({c: bindparam(c) for c in columns}).compile(dialect=dialect)
+        order = tuple(done.positiontup or columns)
+        sql = str(done) + (" ON CONFLICT DO NOTHING" if skip_existing else "")
+        compiled = (sql, None if order == columns else [columns.index(c) for c in order])
+        _INSERTS[cache_key] = compiled
+    sql, reorder = compiled
+    if reorder is not None:
+        rows = [tuple(row[i] for i in reorder) for row in rows]
+    await connection.exec_driver_sql(sql, list(rows))
 
 
 def _chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -98,23 +134,21 @@ async def insert_nodes(
     session: AsyncSession, register_id: int, nodes: Sequence[tuple[int, int, bytes]]
 ) -> None:
     """Store new perfect subtrees ``(level, index, hash)``."""
-    if nodes:
-        await session.execute(
-            tree_node.insert(),
-            [
-                {"register_id": register_id, "node_id": merkle.node_id(lv, ix), "hash": h}
-                for lv, ix, h in nodes
-            ],
-        )
+    shift = merkle.LEVEL_SHIFT
+    await bulk_insert(
+        session,
+        tree_node,
+        ("register_id", "node_id", "hash"),
+        [(register_id, (lv << shift) | ix, h) for lv, ix, h in nodes],
+    )
 
 
 # -- entries and items -------------------------------------------------------------
 
 
-async def insert_entries(session: AsyncSession, kind: str, rows: Sequence[dict]) -> None:
-    """Append entry rows (``register_id, entry_number, key, timestamp, item_digests``)."""
-    if rows:
-        await session.execute(entries_table(kind).insert(), rows)
+async def insert_entries(session: AsyncSession, kind: str, rows: Sequence[tuple]) -> None:
+    """Append entry rows (tuples of :data:`ENTRY_COLUMNS`)."""
+    await bulk_insert(session, entries_table(kind), ENTRY_COLUMNS, rows)
 
 
 async def get_entries(
@@ -201,10 +235,9 @@ async def existing_item_digests(
     return found
 
 
-async def insert_items(session: AsyncSession, rows: Sequence[dict]) -> None:
-    """Store items (``register_id, digest, content``) the register does not have yet."""
-    if rows:
-        await session.execute(item.insert(), rows)
+async def insert_items(session: AsyncSession, rows: Sequence[tuple]) -> None:
+    """Store items (tuples of :data:`ITEM_COLUMNS`); those the register has are skipped."""
+    await bulk_insert(session, item, ITEM_COLUMNS, rows, skip_existing=True)
 
 
 # -- records -------------------------------------------------------------------------
@@ -225,10 +258,9 @@ async def find_records(
     return found
 
 
-async def insert_records(session: AsyncSession, rows: Sequence[dict]) -> None:
-    """New records (``register_id, key, position, entry_number``)."""
-    if rows:
-        await session.execute(record.insert(), rows)
+async def insert_records(session: AsyncSession, rows: Sequence[tuple]) -> None:
+    """New records (tuples of :data:`RECORD_COLUMNS`)."""
+    await bulk_insert(session, record, RECORD_COLUMNS, rows)
 
 
 async def move_records(session: AsyncSession, register_id: int, moves: Sequence[tuple]) -> None:
@@ -246,18 +278,17 @@ async def replace_record_values(
     session: AsyncSession,
     register_id: int,
     stale_positions: Sequence[int],
-    rows: Sequence[dict],
+    rows: Sequence[tuple],
 ) -> None:
-    """Forget the values of records at ``stale_positions``, then store ``rows``
-    (``register_id, digest, position``)."""
+    """Forget the values of records at ``stale_positions``, then store ``rows`` (tuples of
+    :data:`VALUE_COLUMNS`)."""
     for chunk in _chunks(list(stale_positions)):
         await session.execute(
             record_value.delete().where(
                 record_value.c.register_id == register_id, record_value.c.position.in_(chunk)
             )
         )
-    if rows:
-        await session.execute(record_value.insert(), rows)
+    await bulk_insert(session, record_value, VALUE_COLUMNS, rows)
 
 
 def _records_with_entries(register_id: int, *conditions):

@@ -21,10 +21,12 @@ entries are accepted only when they repeat the register's current metadata.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,8 +44,7 @@ FLUSH_EVERY = 5000
 ITEM_CACHE = 100_000
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
     line: int
     number: int
     key: str
@@ -55,9 +56,17 @@ class _Pending:
 class _Contents:
     """Item contents by digest: the batch's cache, then those read back for this flush."""
 
-    def __init__(self, cached: dict[bytes, str], fetched: dict[bytes, str]) -> None:
+    def __init__(
+        self, cached: dict[bytes, str], fetched: dict[bytes, str], parsed: dict[bytes, dict]
+    ) -> None:
         self.cached = cached
         self.fetched = fetched
+        self._parsed = parsed
+
+    def parsed(self, digest: bytes) -> dict:
+        """The item as a dict."""
+        found = self._parsed.get(digest)
+        return found if found is not None else json.loads(self[digest])
 
     def __contains__(self, digest: bytes) -> bool:
         return digest in self.cached or digest in self.fetched
@@ -112,6 +121,8 @@ class Batch:
         self.first = reg.tree_size + 1
         self.total_records = reg.total_records
         self.items: dict[bytes, str] = {}
+        self.parsed: dict[bytes, dict] = {}
+        self._writing: asyncio.Future | None = None
         self.new_items: dict[bytes, str] = {}
         self.unreferenced: dict[bytes, int] = {}
         self.unknown: dict[bytes, int] = {}
@@ -139,7 +150,12 @@ class Batch:
 
     # -- commands ------------------------------------------------------------------
 
-    async def add_item(self, line: int, item: dict, canonical: str) -> bytes:
+    @property
+    def full(self) -> bool:
+        """Whether enough is buffered to :meth:`flush`."""
+        return len(self.entries) >= FLUSH_EVERY or len(self.new_items) >= FLUSH_EVERY
+
+    def add_item(self, line: int, item: dict, canonical: str) -> bytes:
         """Add an item (already canonical); returns its digest."""
         problem = check_item(self.reg.name, self.schema.fields, item)
         if problem is None:
@@ -152,11 +168,10 @@ class Batch:
             self.unreferenced.setdefault(digest, line)
         if len(self.items) < ITEM_CACHE:
             self.items[digest] = canonical
-        if len(self.new_items) >= FLUSH_EVERY:
-            await self.flush()
+            self.parsed[digest] = item
         return digest
 
-    async def append_entry(
+    def append_entry(
         self, line: int, kind: str, key: str, timestamp: str, digests: Sequence[bytes]
     ) -> None:
         """Append an entry whose items were added before (or are in the register)."""
@@ -173,11 +188,11 @@ class Batch:
             return
         for digest in digests:
             self.unreferenced.pop(digest, None)
-            content = self.items.get(digest)
-            if content is None:
+            item = self.parsed.get(digest)
+            if item is None:
                 self.unknown.setdefault(digest, line)
-            else:
-                self._check_key(line, key, content)
+            elif item.get(self.reg.name) != key:
+                self._check_key(line, key, self.items[digest])
         number = self.edge.size + 1
         leaf = merkle.leaf_hash(hashing.entry_leaf(number, timestamp, key, list(digests)))
         self.nodes.extend(self.edge.append(leaf))
@@ -185,8 +200,6 @@ class Batch:
             _Pending(line, number, key, timestamp, tuple(digests), self.edge.root())
         )
         self.last_timestamp = timestamp
-        if len(self.entries) >= FLUSH_EVERY:
-            await self.flush()
 
     def assert_root_hash(self, line: int, digest: bytes) -> None:
         """Refuse the batch unless the root over the user entries so far is ``digest``."""
@@ -214,27 +227,40 @@ class Batch:
     # -- writing ---------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Write what is buffered into the open transaction."""
+        """Hand what is buffered to the writer, which writes it into the open transaction
+        while the batch goes on reading (the database's thread and this one overlap);
+        one chunk is written at a time, in order."""
+        await self.drain()
+        work = (self.new_items, self.entries, self.nodes, self.unknown)
+        self.new_items, self.entries, self.nodes, self.unknown = {}, [], [], {}
+        self._writing = asyncio.ensure_future(self._write(*work))
+
+    @property
+    def writing(self) -> bool:
+        """Whether a chunk is being written."""
+        return self._writing is not None and not self._writing.done()
+
+    async def drain(self) -> None:
+        """Wait for the chunk being written; its refusal, if any, is raised here."""
+        if self._writing is not None:
+            task, self._writing = self._writing, None
+            await task
+
+    async def settle(self, error: BaseException) -> None:
+        """After ``error`` in a later line: raise the writer's refusal of an earlier
+        line if there is one, else ``error``."""
+        await self.drain()
+        raise error
+
+    async def _write(self, new_items, entries, nodes, unknown) -> None:
         session, register_id = self.session, self.reg.id
-        if self.new_items:
-            existing = await repository.existing_item_digests(
-                session, register_id, list(self.new_items)
-            )
-            await repository.insert_items(
-                session,
-                [
-                    {"register_id": register_id, "digest": d, "content": c}
-                    for d, c in self.new_items.items()
-                    if d not in existing
-                ],
-            )
-            self.new_items = {}
-        if not self.entries:
+        await repository.insert_items(session, [(register_id, d, c) for d, c in new_items.items()])
+        if not entries:
             return
-        missing = {d for e in self.entries for d in e.digests if d not in self.items}
+        missing = {d for e in entries for d in e.digests if d not in self.items}
         fetched = await repository.find_items(session, register_id, missing) if missing else {}
-        contents = _Contents(self.items, fetched)
-        for entry in self.entries:
+        contents = _Contents(self.items, fetched, self.parsed)
+        for entry in entries:
             for digest in entry.digests:
                 if digest not in contents:
                     raise refused_line(
@@ -243,26 +269,15 @@ class Batch:
                         "neither added before it nor in the register",
                         "ORPHAN_ENTRY",
                     )
-                if digest in self.unknown:
+                if digest in unknown:
                     self._check_key(entry.line, entry.key, contents[digest])
-        self.unknown = {}
         await repository.insert_entries(
             session,
             "user",
-            [
-                {
-                    "register_id": register_id,
-                    "entry_number": e.number,
-                    "key": e.key,
-                    "timestamp": e.timestamp,
-                    "item_digests": b"".join(e.digests),
-                }
-                for e in self.entries
-            ],
+            [(register_id, e.number, e.key, e.timestamp, b"".join(e.digests)) for e in entries],
         )
-        await repository.insert_nodes(session, register_id, self.nodes)
-        self.nodes = []
-        await self._update_records(contents)
+        await repository.insert_nodes(session, register_id, nodes)
+        await self._update_records(entries, contents)
         await events.add_events(
             session,
             self.context.tables,
@@ -277,58 +292,47 @@ class Batch:
                     e.number,
                     e.root,
                 )
-                for e in self.entries
+                for e in entries
             ],
         )
         if self.reg.name == "register":
-            for entry in self.entries:
-                self.definitions[entry.key] = (entry.line, json.loads(contents[entry.digests[0]]))
-        self.entries = []
+            for entry in entries:
+                self.definitions[entry.key] = (entry.line, contents.parsed(entry.digests[0]))
 
-    async def _update_records(self, contents: _Contents) -> None:
-        session, register_id = self.session, self.reg.id
-        latest: dict[str, _Pending] = {}
-        for entry in self.entries:
-            latest[entry.key] = entry
-        unseen = [k for k in latest if k not in self.positions]
-        found = await repository.find_records(session, register_id, unseen)
+    async def _update_records(self, entries: list[_Pending], contents: _Contents) -> None:
+        session, register_id, name = self.session, self.reg.id, self.reg.name
+        latest: dict[str, _Pending] = {entry.key: entry for entry in entries}
+        positions = self.positions
+        if len(positions) > ITEM_CACHE:
+            positions.clear()
+        found = await repository.find_records(
+            session, register_id, [k for k in latest if k not in positions]
+        )
         new_rows, moves, stale = [], [], []
         for key, entry in latest.items():
-            if key in self.positions:
+            position = positions.get(key)
+            if position is None and key in found:
+                position = positions[key] = found[key][0]
+            if position is not None:
                 moves.append((key, entry.number))
-                stale.append(self.positions[key])
-            elif key in found:
-                self.positions[key] = found[key][0]
-                moves.append((key, entry.number))
-                stale.append(found[key][0])
+                stale.append(position)
             else:
                 self.total_records += 1
-                self.positions[key] = self.total_records
-                new_rows.append(
-                    {
-                        "register_id": register_id,
-                        "key": key,
-                        "position": self.total_records,
-                        "entry_number": entry.number,
-                    }
-                )
+                position = positions[key] = self.total_records
+                new_rows.append((register_id, key, position, entry.number))
         await repository.insert_records(session, new_rows)
         await repository.move_records(session, register_id, moves)
         values = []
         for key, entry in latest.items():
-            position = self.positions[key]
-            seen = set()
-            for digest in entry.digests:
-                for field, value in json.loads(contents[digest]).items():
-                    if field == self.reg.name:
-                        continue
-                    for one in value if isinstance(value, list) else [value]:
-                        d = value_digest(field, one)
-                        if d not in seen:
-                            seen.add(d)
-                            values.append(
-                                {"register_id": register_id, "digest": d, "position": position}
-                            )
+            position = positions[key]
+            digests = {
+                value_digest(field, one)
+                for digest in entry.digests
+                for field, value in contents.parsed(digest).items()
+                if field != name
+                for one in (value if isinstance(value, list) else (value,))
+            }
+            values.extend((register_id, d, position) for d in digests)
         await repository.replace_record_values(session, register_id, stale, values)
 
     async def finish(self, signer) -> AppendResult:
@@ -341,6 +345,7 @@ class Batch:
                 "ORPHAN_ITEM",
             )
         await self.flush()
+        await self.drain()
         await self._apply_definitions()
         size = self.edge.size
         root = self.edge.root()
@@ -412,20 +417,27 @@ async def load_rsf(context, name: str, lines: AsyncIterator[str]) -> AppendResul
         number = 0
         async for text in lines:
             number += 1
+            if not number & 127 and batch.writing:
+                await asyncio.sleep(0)  # let the writer send its next statement
             if not text:
                 continue
             try:
-                command = rsf.parse_line(text)
-            except rsf.RsfError as exc:
-                raise refused_line(number, str(exc), "INVALID_RSF") from None
-            if isinstance(command, rsf.AddItem):
-                await batch.add_item(number, command.item, command.canonical)
-            elif isinstance(command, rsf.AppendEntry):
-                await batch.append_entry(
-                    number, command.kind, command.key, command.timestamp, command.digests
-                )
-            else:
-                batch.assert_root_hash(number, command.digest)
+                try:
+                    command = rsf.parse_line(text)
+                except rsf.RsfError as exc:
+                    raise refused_line(number, str(exc), "INVALID_RSF") from None
+                if isinstance(command, rsf.AddItem):
+                    batch.add_item(number, command.item, command.canonical)
+                elif isinstance(command, rsf.AppendEntry):
+                    batch.append_entry(
+                        number, command.kind, command.key, command.timestamp, command.digests
+                    )
+                else:
+                    batch.assert_root_hash(number, command.digest)
+                if batch.full:
+                    await batch.flush()
+            except RegisterError as error:
+                await batch.settle(error)
         return await batch.finish(signer)
 
 
@@ -481,8 +493,10 @@ async def _append(session, context, name, entries, assert_root_hash, timestamp, 
                 canonical = hashing.canonical_json(item)
             except hashing.ItemError as exc:
                 raise refused_line(number, str(exc), "INVALID_ITEM") from None
-            digests.append(await batch.add_item(number, item, canonical))
-        await batch.append_entry(number, "user", new.key, timestamp, digests)
+            digests.append(batch.add_item(number, item, canonical))
+        batch.append_entry(number, "user", new.key, timestamp, digests)
+        if batch.full:
+            await batch.flush()
     return await batch.finish(signer)
 
 

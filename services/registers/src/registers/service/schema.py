@@ -161,26 +161,10 @@ async def apply_definition(
             continue
         items[digest] = canonical
         number += 1
-        rows.append(
-            {
-                "register_id": reg.id,
-                "entry_number": number,
-                "key": key,
-                "timestamp": timestamp,
-                "item_digests": digest,
-            }
-        )
+        rows.append((reg.id, number, key, timestamp, digest))
     if not rows:
         return False
-    existing = await repository.existing_item_digests(session, reg.id, list(items))
-    await repository.insert_items(
-        session,
-        [
-            {"register_id": reg.id, "digest": d, "content": c}
-            for d, c in items.items()
-            if d not in existing
-        ],
-    )
+    await repository.insert_items(session, [(reg.id, d, c) for d, c in items.items()])
     await repository.insert_entries(session, "system", rows)
     await repository.update_register(session, reg.id, system_entries=number)
     return True
