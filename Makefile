@@ -47,6 +47,7 @@ lint: install-dev ## Check style and common bugs with ruff
 bench: install ## Run the benchmarks under bench/ (results go in docs/benchmarks.md)
 	@$(VENV)/bin/python bench/startup.py --runs 5
 	@$(VENV)/bin/python bench/gateway_overhead.py --duration 10
+	@$(VENV)/bin/python bench/registers.py
 
 clean: ## Remove .venv, .tools and var/ (all local data)
 	rm -rf $(VENV) $(TOOLS) var
