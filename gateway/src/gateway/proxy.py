@@ -47,8 +47,10 @@ HOP_BY_HOP = frozenset(
 #: Response headers the gateway's own server sets (uvicorn's ``date`` and ``server``),
 #: and the request id, which the gateway sets itself.
 GATEWAY_OWNED = frozenset({b"date", b"server", b"x-request-id"})
-#: Request headers a caller may not pass on: the gateway sets its own.
-GATEWAY_SET = frozenset({b"x-request-id", b"x-govplat-principal"})
+#: Request headers not passed on: the gateway sets its own request id and principal,
+#: and ``Expect: 100-continue`` was answered by the gateway's server before the body
+#: was read (the body is sent whole, so the backend need not be asked again).
+GATEWAY_SET = frozenset({b"x-request-id", b"x-govplat-principal", b"expect"})
 #: Answers up to this size (bytes, by Content-Length) are read whole, larger ones streamed.
 WHOLE_BODY_BYTES = 64 * 1024
 #: The longest path and query forwarded (bytes); longer gets 414.
@@ -170,8 +172,9 @@ def read_headers(
     """The end-to-end request headers in ``raw_headers`` (an ASGI scope's) and the ones
     the gateway reads. Dropped: hop-by-hop headers and those the ``Connection`` header
     names, ``X-Forwarded-*``, ``X-Request-Id`` and ``X-Govplat-Principal`` (the gateway
-    sets its own), and every name in ``replaced`` (e.g. ``authorization`` once a
-    principal stands for it, ``traceparent`` when the gateway's own span is the parent)."""
+    sets its own), ``Expect`` (already answered), and every name in ``replaced`` (e.g.
+    ``authorization`` once a principal stands for it, ``traceparent`` when the
+    gateway's own span is the parent)."""
     incoming = Incoming()
     connection_tokens: set[bytes] = set()
     kept: list[tuple[bytes, bytes]] = []
