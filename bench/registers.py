@@ -181,7 +181,7 @@ async def main(args) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--step", type=int, default=1_000_000, help="entries per RSF stream")
+    parser.add_argument("--step", type=int, default=100_000, help="entries per RSF stream")
     parser.add_argument("--proofs", type=int, default=2000, help="samples per proof kind")
     parser.add_argument("--database-url", default=None)
     asyncio.run(main(parser.parse_args()))

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from govkit.db import Database, utcnow
@@ -14,6 +15,17 @@ from govkit.principal import PrincipalGuard
 from registers import checkpoints, repository
 from registers.config import Settings
 from registers.models import messaging
+
+#: SQLite page cache per connection (KiB; SQLite's default is 2,000). Item digests and
+#: record values are random keys: a bulk load inserts them all over their indexes, and
+#: with the default cache most of those inserts would read a page back from disk.
+SQLITE_CACHE_KIB = 65536
+
+
+def _larger_sqlite_cache(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cursor.close()
 
 
 @dataclass
@@ -36,6 +48,8 @@ class Context:
     def __post_init__(self) -> None:
         if self.guard is None:
             self.guard = PrincipalGuard(self.settings.principal_public_key, "registers")
+        if self.db.is_sqlite:
+            event.listen(self.db.engine.sync_engine, "connect", _larger_sqlite_cache)
 
     tables = messaging
     source = "//govplat/registers"

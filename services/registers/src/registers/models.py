@@ -88,6 +88,7 @@ item = Table(
     Column("register_id", Integer, primary_key=True),
     Column("digest", LargeBinary(32), primary_key=True),
     Column("content", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 record = Table(

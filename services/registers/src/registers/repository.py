@@ -222,19 +222,6 @@ async def find_items(
     return found
 
 
-async def existing_item_digests(
-    session: AsyncSession, register_id: int, digests: Sequence[bytes]
-) -> set[bytes]:
-    """Which of ``digests`` the register already has."""
-    found: set[bytes] = set()
-    for chunk in _chunks(list(digests)):
-        rows = await session.execute(
-            select(item.c.digest).where(item.c.register_id == register_id, item.c.digest.in_(chunk))
-        )
-        found.update(bytes(d) for (d,) in rows)
-    return found
-
-
 async def insert_items(session: AsyncSession, rows: Sequence[tuple]) -> None:
     """Store items (tuples of :data:`ITEM_COLUMNS`); those the register has are skipped."""
     await bulk_insert(session, item, ITEM_COLUMNS, rows, skip_existing=True)

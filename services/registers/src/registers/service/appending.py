@@ -39,8 +39,9 @@ from registers.service import schema as schemas
 
 #: Entries (and items) buffered before they are written to the open transaction.
 FLUSH_EVERY = 5000
-#: Items of the batch kept in memory for the key check and the events; beyond that
-#: they are read back from the transaction when an entry names them.
+#: Items of the batch kept in memory for the key check and the events (the cache starts
+#: again when full); an entry naming an item no longer in it reads it back from the
+#: transaction.
 ITEM_CACHE = 100_000
 
 
@@ -166,9 +167,11 @@ class Batch:
         if digest not in self.new_items:
             self.new_items[digest] = canonical
             self.unreferenced.setdefault(digest, line)
-        if len(self.items) < ITEM_CACHE:
-            self.items[digest] = canonical
-            self.parsed[digest] = item
+        if len(self.items) >= ITEM_CACHE:  # keep the latest ones: entries follow their items
+            self.items.clear()
+            self.parsed.clear()
+        self.items[digest] = canonical
+        self.parsed[digest] = item
         return digest
 
     def append_entry(

@@ -183,13 +183,13 @@ async def records_with_value(
     schema = await schemas.load_schema(session, context, reg)
     if field not in schema.fields:
         raise not_found(f"the {name} register has no field {field[:64]!r}", "FIELD_NOT_FOUND")
-    if field == name:
-        row = await repository.record_by_key(session, reg.id, value)
-        rows = [] if row is None or page_index > 1 else [(value, row)]
-        contents = await _contents(session, reg.id, [r for _, r in rows])
+    if field == name:  # the key field is the record's key
         if page_index > 1:
             raise not_found("there are no records on this page", "PAGE_NOT_FOUND")
-        return Page({k: record_json(r, contents) for k, r in rows}, schema.field_names, False)
+        row = await repository.record_by_key(session, reg.id, value)
+        rows = [] if row is None else [row]
+        contents = await _contents(session, reg.id, rows)
+        return Page({r.key: record_json(r, contents) for r in rows}, schema.field_names, False)
     offset = (page_index - 1) * page_size
     positions = await repository.positions_with_value(
         session, reg.id, value_digest(field, value), offset, page_size + 1

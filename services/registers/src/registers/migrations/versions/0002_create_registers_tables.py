@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("register_id", "digest", name="pk_item"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "record",
