@@ -247,6 +247,9 @@ def test_killing_notify_mid_batch_and_restarting_it_sends_every_accepted_notific
                 "GOVPLAT_SMS_PROVIDER": "http",
                 "GOVPLAT_SMS_PROVIDER_URL": f"http://127.0.0.1:{sms_provider.port}/messages",
                 "GOVPLAT_DELIVERY_RETRY_SECONDS": "0.5,1,2",
+                # Messages in flight at the kill come back after this, not after a minute.
+                "GOVPLAT_DELIVERY_ACK_WAIT_SECONDS": "12",
+                "GOVPLAT_SMTP_TIMEOUT_SECONDS": "5",
             },
         ).start()
         try:

@@ -227,3 +227,55 @@ async def test_a_published_event_carries_the_cloudevents_headers_and_its_trace_c
     assert headers["ce-time"].endswith("Z")
     assert headers["content-type"] == "application/protobuf"
     assert headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_an_effect_runs_outside_any_transaction_once_per_event_and_concurrently(db, js):
+    """``effect`` consumers (calls to the outside world) hold no write transaction while
+    they run, see each event once, and handle a batch ``concurrency`` at a time."""
+    relay = OutboxRelay(db, worker.tables, js, component="test")
+    seen: list[str] = []
+    running = 0
+    most_at_once = 0
+
+    async def effect(event) -> None:
+        nonlocal running, most_at_once
+        running += 1
+        most_at_once = max(most_at_once, running)
+        async with db.write() as session:  # would wait for ever if a write were held
+            await worker.record_effect(session, event)
+        await asyncio.sleep(0.05)
+        seen.append(event.id)
+        running -= 1
+
+    spec = ConsumerSpec(
+        durable="test-outside-effects",
+        stream=stream_name("payments"),
+        subjects=[SUBJECT],
+        effect=effect,
+        concurrency=4,
+    )
+    consumer = EventConsumer(spec, db=db, tables=worker.tables, js=js)
+    event_ids = await worker.write_events(db, 12)
+
+    async def all_seen() -> bool:
+        return len(seen) == 12
+
+    await run_until(lambda: [relay.run, consumer.run], all_seen)
+    assert sorted(seen) == sorted(event_ids)
+    assert 1 < most_at_once <= 4
+    again = await js.pull_subscribe(SUBJECT, durable="replay", stream=stream_name("payments"))
+    for message in await again.fetch(12, timeout=5):
+        assert await consumer.handle(message) == "duplicate", "the inbox remembers each effect"
+    assert await worker.effect_counts(db) == {event_id: 1 for event_id in event_ids}
+
+
+def test_a_consumer_needs_exactly_one_of_handler_and_effect():
+    async def noop(*_args) -> None:
+        return None
+
+    with pytest.raises(ValueError):
+        ConsumerSpec(durable="x", stream="s", subjects=["a"])
+    with pytest.raises(ValueError):
+        ConsumerSpec(durable="x", stream="s", subjects=["a"], handler=noop, effect=noop)
+    with pytest.raises(ValueError):
+        ConsumerSpec(durable="x", stream="s", subjects=["a"], effect=noop, concurrency=0)

@@ -54,7 +54,7 @@ def consumers(settings: Settings, delivery: Delivery, callbacks: Callbacks, inbo
             effect=delivery.on_event,
             max_deliver=delivery.max_attempts,
             retry_delays=delivery.retry_delays,
-            ack_wait=60.0,
+            ack_wait=settings.delivery_ack_wait_seconds,
             concurrency=8,
         ),
         ConsumerSpec(

@@ -18,6 +18,10 @@ root of the ``uri`` links in answers; ``ADMIN_TOKEN`` guards ``/admin/notify``):
 - ``SMS_RATE`` (0.0227): pounds per text message fragment, for ``cost_in_pounds``.
 - ``DELIVERY_RETRY_SECONDS`` (``1,5,30,120,600``): back-off between attempts when a
   provider fails temporarily; after the last, the status is ``technical-failure``.
+- ``DELIVERY_ACK_WAIT_SECONDS`` (60): how long JetStream waits for a delivery to be
+  acknowledged before handing it out again; after a crash, messages that were in
+  flight are delivered again after this. It must be longer than any provider call
+  (``SMTP_TIMEOUT_SECONDS``) and a fetched batch's work.
 - ``CALLBACK_RETRY_SECONDS`` (300) and ``CALLBACK_RETRIES`` (5): Notify's retries of a
   delivery-status callback (on connection errors, 5xx and 429).
 - ``CALLBACK_TIMEOUT_SECONDS`` (5).
@@ -53,6 +57,7 @@ class Settings(DatabaseSettingsMixin, ComponentSettings):
     sms_provider_token: SecretStr | None = None
     sms_rate: float = Field(default=0.0227, ge=0)
     delivery_retry_seconds: str = "1,5,30,120,600"
+    delivery_ack_wait_seconds: float = Field(default=60.0, ge=2, le=3600)
     callback_retry_seconds: float = Field(default=300.0, gt=0)
     callback_retries: int = Field(default=5, ge=0, le=20)
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -69,6 +74,10 @@ class Settings(DatabaseSettingsMixin, ComponentSettings):
     def _providers_configured(self):
         if self.chosen_email_provider() == "smtp" and not self.smtp_host:
             raise ValueError("GOVPLAT_EMAIL_PROVIDER=smtp needs GOVPLAT_SMTP_HOST")
+        if self.delivery_ack_wait_seconds <= self.smtp_timeout_seconds:
+            raise ValueError(
+                "GOVPLAT_DELIVERY_ACK_WAIT_SECONDS must be longer than the SMTP timeout"
+            )
         if self.sms_provider == "http" and not self.sms_provider_url:
             raise ValueError("GOVPLAT_SMS_PROVIDER=http needs GOVPLAT_SMS_PROVIDER_URL")
         return self
