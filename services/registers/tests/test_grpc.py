@@ -74,6 +74,9 @@ async def test_appends_need_the_scope_and_a_request_id_makes_them_idempotent(stu
             metadata=auth,
         )
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as bad_id:
+        await stub.AppendEntries(append(["d"], "bad\x00id"), metadata=auth)
+    assert bad_id.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_reads_tree_heads_and_proofs(stub):
@@ -122,6 +125,7 @@ async def test_reads_tree_heads_and_proofs(stub):
         (stub.GetRegister, pb.GetRegisterRequest(register="nowhere")),
         (stub.GetRecord, pb.GetRecordRequest(register="town", key="zz")),
         (stub.GetEntry, pb.GetEntryRequest(register="town", entry_number=99)),
+        (stub.GetRecord, pb.GetRecordRequest(register="town", key="a\x00b")),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await call(request)
@@ -134,6 +138,7 @@ async def test_reads_tree_heads_and_proofs(stub):
         ),
         (stub.ListEntries, pb.ListEntriesRequest(register="town", page_token="x")),
         (stub.ListRecords, pb.ListRecordsRequest(register="town", page_size=-1)),
+        (stub.ListRegisters, pb.ListRegistersRequest(page_token="\x00")),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await call(request)

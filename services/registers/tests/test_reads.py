@@ -206,3 +206,17 @@ async def test_the_registers_are_listed_with_links(towns):
     town = next(r for r in listed if r["register"] == "town")
     assert town["url"] == "http://registers.test/registers/town/" and town["total-entries"] == 26
     assert info["register-record"]["fields"] == ["town", "name", "county", "tags"]
+
+
+async def test_keys_and_values_that_cannot_exist_are_a_404_not_a_database_error(towns):
+    async with towns.http() as http:
+        answers = [
+            await http.get(f"/registers/town/{path}")
+            for path in (
+                "records/a%00b", "records/a%00b/entries", "records/town/a%00b",
+                "records/county/c%00", "records/" + "x" * 300, "items/sha-256:%00",
+            )
+        ]  # fmt: skip
+    assert [a.status_code for a in answers] == [404, 404, 200, 200, 404, 400]
+    assert answers[2].json() == answers[3].json() == {}  # a first page with no records
+    assert all(a.json()["code"] == a.status_code for a in answers if a.status_code != 200)

@@ -81,6 +81,8 @@ BAD_BATCHES = {
     "bad polygon": (pair("a", area="[[[0,0],[1,1]]]"), 400, 1, "INVALID_ITEM"),
     "bad hash": (pair("a", digest="sha-256:XYZ"), 400, 1, "INVALID_ITEM"),
     "cardinality n needs a list": (pair("a", tags="x"), 400, 1, "INVALID_ITEM"),
+    "an empty list": (pair("a", tags=[]), 400, 1, "INVALID_ITEM"),
+    "too many items": ([entry("a", ";".join(["sha-256:" + "4" * 64] * 101))], 400, 1, "INVALID_RSF"),
     "cardinality 1 needs a string": (pair("a", notes=["x"]), 400, 1, "INVALID_ITEM"),
     "empty value": (pair("a", notes=""), 400, 1, "INVALID_ITEM"),
     "bad key": ([add({"thing": "a..b"})[0], entry("a..b", add({"thing": "a..b"})[1])], 400, 2, "INVALID_RSF"),

@@ -203,8 +203,11 @@ def check_item(register: str, fields: dict[str, FieldDefinition], item: dict) ->
         if field is None:
             return f"field {name!r} is not a field of the {register} register"
         if field.cardinality == "n":
-            if not isinstance(value, list):
-                return f"field {name!r} has cardinality n: its value must be an array of strings"
+            if not isinstance(value, list) or not value:
+                return (
+                    f"field {name!r} has cardinality n: its value must be a non-empty array "
+                    "of strings"
+                )
             values = value
         else:
             if not isinstance(value, str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -24,6 +25,7 @@ from registers.service import schema as schemas
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RegistersService"].full_name
 DEFAULT_PAGE_SIZE = 100
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _time(text: str | None) -> Timestamp | None:
@@ -112,6 +114,8 @@ class RegistersServiceServicer(registers_service_pb2_grpc.RegistersServiceServic
     async def ListRegisters(self, request, context):
         if request.page_size < 0:
             raise bad_request("page_size must not be negative")
+        if request.page_token and not reading.valid_name(request.page_token):
+            raise bad_request("page_token is not one this service gave")
         size = min(request.page_size or DEFAULT_PAGE_SIZE, 1000)
         async with self.db.read() as session:
             rows = await repository.list_registers(
@@ -175,12 +179,14 @@ class RegistersServiceServicer(registers_service_pb2_grpc.RegistersServiceServic
                     raise bad_request(f"entry {number}: an item is not valid JSON") from None
             entries.append(appending.NewEntry(new.key, items))
         expected = request.assert_root_hash if request.HasField("assert_root_hash") else None
+        if request.request_id and not REQUEST_ID.match(request.request_id):
+            raise bad_request("request_id is 1 to 128 letters, digits and '-_.:'")
         if request.request_id:
             result = await appending.append_once(
                 self.context,
                 request.register,
                 entries,
-                request_id=request.request_id[:128],
+                request_id=request.request_id,
                 assert_root_hash=expected,
             )
         else:

@@ -113,6 +113,8 @@ def parse_line(line: str) -> Command:
             raise RsfError(
                 f"append-entry: {timestamp[:40]!r} is not a timestamp (YYYY-MM-DDThh:mm:ssZ)"
             )
+        if hashes.count(";") >= 100:
+            raise RsfError("append-entry: an entry names at most 100 items")
         try:
             digests = tuple(hashing.parse_hash(h) for h in hashes.split(";"))
         except ValueError as exc:

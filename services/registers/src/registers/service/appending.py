@@ -37,6 +37,8 @@ from registers.datatypes import check_item
 from registers.errors import RegisterError, refused_line
 from registers.service import schema as schemas
 
+#: Items one entry may name (GOV.UK's entries named one; the indexes experiment, more).
+MAX_ITEMS = 100
 #: Entries (and items) buffered before they are written to the open transaction.
 FLUSH_EVERY = 5000
 #: Items of the batch kept in memory for the key check and the events (the cache starts
@@ -488,8 +490,8 @@ async def _append(session, context, name, entries, assert_root_hash, timestamp, 
     for number, new in enumerate(entries, start=1):
         if not hashing.valid_key(new.key):
             raise refused_line(number, f"{new.key[:80]!r} is not a valid key", "INVALID_KEY")
-        if not new.items:
-            raise refused_line(number, "an entry needs at least one item", "INVALID_ENTRY")
+        if not 1 <= len(new.items) <= MAX_ITEMS:
+            raise refused_line(number, f"an entry has 1 to {MAX_ITEMS} items", "INVALID_ENTRY")
         digests = []
         for item in new.items:
             try:

@@ -143,7 +143,7 @@ async def record(session: AsyncSession, context, name: str, key: str) -> tuple[d
     """
     reg = await schemas.get_register_or_404(session, name)
     schema = await schemas.load_schema(session, context, reg)
-    row = await repository.record_by_key(session, reg.id, key)
+    row = await repository.record_by_key(session, reg.id, key) if hashing.valid_key(key) else None
     if row is None:
         raise not_found(f"there is no record with the key {key[:80]!r}", "RECORD_NOT_FOUND")
     contents = await _contents(session, reg.id, [row])
@@ -157,7 +157,7 @@ async def record_entries(session: AsyncSession, name: str, key: str) -> list[dic
         RegisterError: 404 when the key has none.
     """
     reg = await schemas.get_register_or_404(session, name)
-    rows = await repository.entries_for_key(session, reg.id, key)
+    rows = await repository.entries_for_key(session, reg.id, key) if hashing.valid_key(key) else []
     if not rows:
         raise not_found(f"there is no record with the key {key[:80]!r}", "RECORD_NOT_FOUND")
     return [entry_json(row) for row in rows]
@@ -186,7 +186,11 @@ async def records_with_value(
     if field == name:  # the key field is the record's key
         if page_index > 1:
             raise not_found("there are no records on this page", "PAGE_NOT_FOUND")
-        row = await repository.record_by_key(session, reg.id, value)
+        row = (
+            await repository.record_by_key(session, reg.id, value)
+            if hashing.valid_key(value)
+            else None
+        )
         rows = [] if row is None else [row]
         contents = await _contents(session, reg.id, rows)
         return Page({r.key: record_json(r, contents) for r in rows}, schema.field_names, False)
