@@ -40,10 +40,14 @@ def canonical_json(item: dict) -> str:
 
     Raises:
         ItemError: when ``item`` is not an object whose values are strings or arrays
-            of strings.
+            of strings, or holds a lone surrogate (``\\ud800``: not Unicode text).
     """
     check_item_shape(item)
     text = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ItemError("the item holds a lone surrogate, which is not Unicode text") from None
     return _LOWER_ESCAPE.sub(_upper_escape, text) if "\\u" in text else text
 
 
