@@ -6,6 +6,7 @@ from gateway import http_api, portal, proxy
 from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.grpc_api import EdgeHandler
+from gateway.inbox import SandboxInbox
 from gateway.quotas import Quotas
 from gateway.sandbox import SandboxCredentials
 from govkit.principal import PrincipalSigner
@@ -62,6 +63,14 @@ def build(settings: Settings | None = None) -> Component:
     )
     if admin_token:
         portal_options.csrf_secret = admin_token  # the same for every replica
+        portal_options.inbox = SandboxInbox(
+            backends["notify"],
+            admin_token,
+            client,
+            authenticator,
+            admin_token,
+            secure=settings.public_url.startswith("https://"),
+        )
 
     async def close_client(_component: Component) -> None:
         await client.close()

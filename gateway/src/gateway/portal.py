@@ -10,6 +10,11 @@
   sandbox environment only) a form that creates a fresh set, shown once
   (:mod:`gateway.sandbox`); the form is CSRF-protected (:mod:`gateway.csrf`) and
   creation is rate-limited per client address.
+- ``/sandbox/inbox``: the sandbox inbox (:mod:`gateway.inbox`): the emails, text
+  messages and letters a service sent with test keys (and to channels without a real
+  provider), opened with one of the service's Notify API keys; each message on its own
+  page (``/sandbox/inbox/{id}``), an email's HTML (``.../email``, served with a
+  sandboxing Content-Security-Policy) and a letter's PDF (``.../letter.pdf``).
 
 Every page works without JavaScript except the interactive docs, whose page says
 so and links to the raw document. A new page is a route in :func:`create_router`
@@ -28,12 +33,13 @@ from importlib import resources
 import aiohttp
 import swagger_ui_bundle
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from limits import RateLimitItemPerHour
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from gateway.csrf import FIELD, CsrfGuard
+from gateway.inbox import InboxUnavailable, SandboxInbox
 from gateway.proxy import UpstreamClient
 from gateway.quotas import storage_for
 from gateway.sandbox import CreatedCredentials, SandboxCredentials, SandboxUnavailable
@@ -45,6 +51,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("/sandbox/", "Sandbox"),
     ("/sandbox/docs", "API documentation"),
     ("/sandbox/credentials", "Sandbox credentials"),
+    ("/sandbox/inbox", "Sandbox inbox"),
     ("/sandbox/test-cards", "Test cards"),
 ]
 
@@ -100,6 +107,9 @@ class PortalOptions:
         rate_limit_storage: ``memory://`` or a ``redis://`` URL shared by replicas.
         credentials_per_hour: sets of credentials one client address may create per hour.
         public_url: the gateway's public origin, shown with the credentials.
+        inbox: reads sandbox inboxes (``None``: the inbox is not available, e.g. no
+            operator token configured).
+        inbox_opens_per_hour: attempts one client address may make to open an inbox.
     """
 
     environment: str = "sandbox"
@@ -108,6 +118,8 @@ class PortalOptions:
     rate_limit_storage: str = "memory://"
     credentials_per_hour: int = 10
     public_url: str = "http://127.0.0.1:8000"
+    inbox: SandboxInbox | None = None
+    inbox_opens_per_hour: int = 60
 
 
 class OpenApiMerger:
@@ -300,7 +312,271 @@ def create_router(
             headers={"Cache-Control": "no-store"},
         )
 
+    add_inbox_routes(router, options, csrf, creations)
     return router
+
+
+#: The inbox's email HTML is shown on its own, scripts, forms and plugins off.
+EMAIL_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+INBOX_BACK = '<p><a href="/sandbox/inbox">Back to the sandbox inbox</a></p>'
+TYPE_NAMES = {"email": "Email", "sms": "Text message", "letter": "Letter"}
+
+
+def add_inbox_routes(router: APIRouter, options: PortalOptions, csrf: CsrfGuard, limiter) -> None:
+    """The ``/sandbox/inbox`` pages (see the module docstring)."""
+    opens = RateLimitItemPerHour(options.inbox_opens_per_hour)
+    inbox = options.inbox
+
+    def available() -> bool:
+        return options.environment == "sandbox" and inbox is not None
+
+    def unavailable() -> HTMLResponse:
+        if options.environment != "sandbox":
+            reason = f"this is the {html.escape(options.environment)} environment, not the sandbox"
+        else:
+            reason = "this gateway has no operator token to ask notify with"
+        return page("Sandbox inbox", f"<p>The sandbox inbox is not available: {reason}.</p>")
+
+    def key_form(
+        request: Request, error: str | None = None, status_code: int = 200
+    ) -> HTMLResponse:
+        token, new_cookie = csrf.token_for(request)
+        summary = field_error = ""
+        described = "api-key-hint"
+        if error:
+            summary = (
+                '<div role="alert" aria-labelledby="error-summary-title">'
+                '<h2 id="error-summary-title">There is a problem</h2>'
+                f'<ul><li><a href="#api-key">{html.escape(error)}</a></li></ul></div>'
+            )
+            field_error = f'<p id="api-key-error"><strong>Error:</strong> {html.escape(error)}</p>'
+            described += " api-key-error"
+        response = page(
+            "Sandbox inbox" if not error else "Error: sandbox inbox",
+            summary + "<p>The inbox shows the emails, text messages and letters your service sent "
+            "with test keys: nothing sent with a test key leaves the platform.</p>"
+            '<form method="post" action="/sandbox/inbox" novalidate>'
+            f'<input type="hidden" name="{FIELD}" value="{html.escape(token)}">'
+            '<label for="api-key">Your service\'s Notify API key</label>'
+            '<p id="api-key-hint">The whole key, as your Notify client uses it: '
+            "<code>name-service id-secret</code>.</p>"
+            f"{field_error}"
+            f'<input id="api-key" name="api_key" type="password" autocomplete="off" '
+            f'spellcheck="false" aria-describedby="{described}" size="80">'
+            '<button type="submit">Open the inbox</button></form>',
+            status_code=status_code,
+            headers={"Cache-Control": "no-store"},
+        )
+        if new_cookie is not None:
+            csrf.set_cookie(response, new_cookie)
+        return response
+
+    def trouble() -> HTMLResponse:
+        return page(
+            "The sandbox inbox is not available just now",
+            "<p>Notify or identity could not be asked. Try again in a minute.</p>" + INBOX_BACK,
+            status_code=503,
+            headers={"Retry-After": "60"},
+        )
+
+    @router.get("/sandbox/inbox")
+    async def inbox_page(request: Request) -> HTMLResponse:
+        if not available():
+            return unavailable()
+        service_id = inbox.opened_service(request)
+        if service_id is None:
+            return key_form(request)
+        before = request.query_params.get("before")
+        try:
+            messages = await inbox.messages(service_id, before=before)
+        except InboxUnavailable:
+            return trouble()
+        token, new_cookie = csrf.token_for(request)
+        response = page("Sandbox inbox", inbox_list(service_id, messages, token))
+        response.headers["Cache-Control"] = "no-store"
+        if new_cookie is not None:
+            csrf.set_cookie(response, new_cookie)
+        return response
+
+    @router.post("/sandbox/inbox")
+    async def open_inbox(request: Request) -> Response:
+        if not available():
+            return unavailable()
+        try:
+            form = await request.form(max_files=0, max_fields=5)
+        except (HTTPException, ValueError):
+            form = {}
+        sent = form.get(FIELD, "")
+        if not isinstance(sent, str) or not csrf.passes(request, sent):
+            return page(
+                "This form has expired",
+                "<p>The form was not sent from this site's page, or it is more than an hour "
+                "old.</p>" + INBOX_BACK,
+                status_code=403,
+            )
+        if form.get("action") == "close":
+            response = RedirectResponse("/sandbox/inbox", status_code=303)
+            inbox.close(response)
+            return response
+        key = form.get("api_key", "")
+        if not isinstance(key, str) or not key.strip():
+            return key_form(request, "Enter your service's Notify API key", status_code=400)
+        address = request.scope.get("state", {}).get("client_address") or (
+            request.client.host if request.client else ""
+        )
+        if not await limiter.hit(opens, "sandbox-inbox", address):
+            return page(
+                "Too many attempts",
+                f"<p>At most {options.inbox_opens_per_hour} attempts to open an inbox can be made "
+                "from one address in an hour. Try again later.</p>" + INBOX_BACK,
+                status_code=429,
+                headers={"Retry-After": "3600"},
+            )
+        try:
+            service_id = await inbox.service_of_key(key[:1000])
+        except InboxUnavailable:
+            return trouble()
+        if service_id is None:
+            return key_form(request, "That is not a Notify API key this platform accepts", 400)
+        response = RedirectResponse("/sandbox/inbox", status_code=303)
+        inbox.open(response, service_id)
+        return response
+
+    async def opened_message(request: Request, message_id: str) -> dict | HTMLResponse:
+        if not available():
+            return unavailable()
+        service_id = inbox.opened_service(request)
+        if service_id is None:
+            return RedirectResponse("/sandbox/inbox", status_code=303)
+        try:
+            message = await inbox.message(service_id, message_id)
+        except InboxUnavailable:
+            return trouble()
+        if message is None:
+            return page(
+                "Message not found",
+                "<p>There is no such message in your service's sandbox inbox.</p>" + INBOX_BACK,
+                status_code=404,
+            )
+        return message
+
+    @router.get("/sandbox/inbox/{message_id}")
+    async def message_page(request: Request, message_id: str) -> Response:
+        message = await opened_message(request, message_id)
+        if not isinstance(message, dict):
+            return message
+        response = page(inbox_title(message), inbox_message(message))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @router.get("/sandbox/inbox/{message_id}/email")
+    async def message_email(request: Request, message_id: str) -> Response:
+        message = await opened_message(request, message_id)
+        if not isinstance(message, dict):
+            return message
+        if not message.get("html"):
+            return page(
+                "Not an email", "<p>This message has no HTML.</p>" + INBOX_BACK, status_code=404
+            )
+        return HTMLResponse(message["html"], headers=EMAIL_HEADERS)
+
+    @router.get("/sandbox/inbox/{message_id}/letter.pdf")
+    async def message_letter(request: Request, message_id: str) -> Response:
+        if not available():
+            return unavailable()
+        service_id = inbox.opened_service(request)
+        if service_id is None:
+            return RedirectResponse("/sandbox/inbox", status_code=303)
+        try:
+            pdf = await inbox.letter_pdf(service_id, message_id)
+        except InboxUnavailable:
+            return trouble()
+        if pdf is None:
+            return page(
+                "Letter not found", "<p>There is no such letter.</p>" + INBOX_BACK, status_code=404
+            )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": "inline; filename=letter.pdf",
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+def inbox_title(message: dict) -> str:
+    """The page title of one message."""
+    kind = TYPE_NAMES.get(message.get("type", ""), "Message")
+    return f"{kind} to {message.get('to', '')}"[:120]
+
+
+def inbox_list(service_id: str, messages: list[dict], csrf_token: str) -> str:
+    """The inbox page's content: the service, its messages (a table) and paging (HTML)."""
+    close = (
+        '<form method="post" action="/sandbox/inbox">'
+        f'<input type="hidden" name="{FIELD}" value="{html.escape(csrf_token)}">'
+        '<input type="hidden" name="action" value="close">'
+        '<button type="submit">Close this inbox (use another key)</button></form>'
+    )
+    intro = f"<p>Service <code>{html.escape(service_id)}</code>.</p>"
+    if not messages:
+        return intro + "<p>No messages yet. Send one with a test key.</p>" + close
+    rows = []
+    for message in messages:
+        summary = message.get("subject") or message.get("body", "").split("\n", 1)[0]
+        rows.append(
+            "<tr>"
+            f"<td>{html.escape(message.get('created_at') or '')}</td>"
+            f"<td>{html.escape(TYPE_NAMES.get(message.get('type', ''), ''))}</td>"
+            f"<td>{html.escape(message.get('to') or '')}</td>"
+            f'<td><a href="/sandbox/inbox/{html.escape(message["id"])}">'
+            f"{html.escape(summary[:120] or '(no text)')}</a></td>"
+            f"<td>{html.escape(message.get('key_type') or '')}</td>"
+            "</tr>"
+        )
+    older = ""
+    if len(messages) >= 50:
+        older = f'<p><a href="/sandbox/inbox?before={html.escape(messages[-1]["id"])}">Older messages</a></p>'
+    return (
+        intro + "<table><caption>Messages, newest first</caption><thead><tr>"
+        '<th scope="col">Sent</th><th scope="col">Type</th><th scope="col">To</th>'
+        '<th scope="col">Subject or text</th><th scope="col">Key type</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>" + older + close
+    )
+
+
+def inbox_message(message: dict) -> str:
+    """One message's page content (HTML, every value escaped)."""
+    fields = [
+        ("Type", TYPE_NAMES.get(message.get("type", ""), "")),
+        ("To", message.get("to") or ""),
+        ("From", message.get("from") or ""),
+        ("Subject", message.get("subject") or ""),
+        ("Sent", message.get("created_at") or ""),
+        ("Key type", message.get("key_type") or ""),
+        ("Notification id", message.get("id") or ""),
+    ]
+    items = "".join(
+        f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>"
+        for label, value in fields
+        if value
+    )
+    links = ""
+    if message.get("html"):
+        links += f'<p><a href="/sandbox/inbox/{html.escape(message["id"])}/email">See the email as the recipient sees it</a></p>'
+    if message.get("type") == "letter":
+        links += f'<p><a href="/sandbox/inbox/{html.escape(message["id"])}/letter.pdf">The letter (PDF)</a></p>'
+    return (
+        f"<dl>{items}</dl><h2>Content</h2>"
+        f'<pre style="white-space: pre-wrap">{html.escape(message.get("body") or "")}</pre>'
+        + links
+        + INBOX_BACK
+    )
 
 
 #: How to get the seeded credentials (the credentials page's first part).
