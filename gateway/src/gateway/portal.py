@@ -271,22 +271,10 @@ def create_router(
     async def create_credentials(request: Request) -> HTMLResponse:
         if not can_create():
             return page("Sandbox credentials", not_available(options) + AGAIN, status_code=403)
-        try:
-            form = await request.form(max_files=0, max_fields=5)
-        except (HTTPException, ValueError):
-            form = {}
-        sent = form.get(FIELD, "")
-        if not isinstance(sent, str) or not csrf.passes(request, sent):
-            return page(
-                "This form has expired",
-                "<p>The form was not sent from this site's page, or it is more than an hour "
-                "old. Nothing was created.</p>" + AGAIN,
-                status_code=403,
-            )
-        address = request.scope.get("state", {}).get("client_address") or (
-            request.client.host if request.client else ""
-        )
-        if not await creations.hit(per_hour, "sandbox-credentials", address):
+        _form, expired = await checked_form(request, csrf, " Nothing was created.", AGAIN)
+        if expired is not None:
+            return expired
+        if not await creations.hit(per_hour, "sandbox-credentials", caller_address(request)):
             return page(
                 "Too many sets of credentials",
                 f"<p>At most {options.credentials_per_hour} sets of sandbox credentials can be "
@@ -314,6 +302,33 @@ def create_router(
 
     add_inbox_routes(router, options, csrf, creations)
     return router
+
+
+def caller_address(request: Request) -> str:
+    """The caller's address as the gateway's edge worked it out (trusted proxies honoured)."""
+    return request.scope.get("state", {}).get("client_address") or (
+        request.client.host if request.client else ""
+    )
+
+
+async def checked_form(
+    request: Request, csrf: CsrfGuard, consequence: str, back: str
+) -> tuple[dict, HTMLResponse | None]:
+    """The posted form, and ``None`` when its CSRF token passes; else the 403 page to answer
+    (``consequence``: what did not happen, e.g. `` Nothing was created.``)."""
+    try:
+        form = await request.form(max_files=0, max_fields=5)
+    except (HTTPException, ValueError):
+        form = {}
+    sent = form.get(FIELD, "")
+    if isinstance(sent, str) and csrf.passes(request, sent):
+        return dict(form), None
+    return {}, page(
+        "This form has expired",
+        "<p>The form was not sent from this site's page, or it is more than an hour "
+        f"old.{consequence}</p>" + back,
+        status_code=403,
+    )
 
 
 #: The inbox's email HTML is shown on its own, scripts, forms and plugins off.
@@ -406,18 +421,9 @@ def add_inbox_routes(router: APIRouter, options: PortalOptions, csrf: CsrfGuard,
     async def open_inbox(request: Request) -> Response:
         if not available():
             return unavailable()
-        try:
-            form = await request.form(max_files=0, max_fields=5)
-        except (HTTPException, ValueError):
-            form = {}
-        sent = form.get(FIELD, "")
-        if not isinstance(sent, str) or not csrf.passes(request, sent):
-            return page(
-                "This form has expired",
-                "<p>The form was not sent from this site's page, or it is more than an hour "
-                "old.</p>" + INBOX_BACK,
-                status_code=403,
-            )
+        form, expired = await checked_form(request, csrf, "", INBOX_BACK)
+        if expired is not None:
+            return expired
         if form.get("action") == "close":
             response = RedirectResponse("/sandbox/inbox", status_code=303)
             inbox.close(response)
@@ -425,10 +431,7 @@ def add_inbox_routes(router: APIRouter, options: PortalOptions, csrf: CsrfGuard,
         key = form.get("api_key", "")
         if not isinstance(key, str) or not key.strip():
             return key_form(request, "Enter your service's Notify API key", status_code=400)
-        address = request.scope.get("state", {}).get("client_address") or (
-            request.client.host if request.client else ""
-        )
-        if not await limiter.hit(opens, "sandbox-inbox", address):
+        if not await limiter.hit(opens, "sandbox-inbox", caller_address(request)):
             return page(
                 "Too many attempts",
                 f"<p>At most {options.inbox_opens_per_hour} attempts to open an inbox can be made "
