@@ -608,3 +608,20 @@ async def test_unknown_paths_and_methods_get_notifys_internal_answer(notify):
     assert unknown.status_code == 404 and unknown.json()["result"] == "error"
     assert fax.status_code == 404
     assert method.status_code == 405 and method.json()["result"] == "error"
+
+
+async def test_an_expired_principal_or_one_meant_for_another_service_is_refused(notify):
+    import time as clock
+
+    from govkit.principal import Principal
+
+    principal = Principal("org", notify.service_id, "live", ("notify:send",), "key", "notify")
+    expired = notify.signer.sign(principal, "notify", now=int(clock.time()) - 120)
+    for_payments = notify.signer.sign(principal, "payments")
+    for token in (expired, for_payments):
+        async with notify.http(None, headers={HEADER: token}) as client:
+            response = await client.post("/v2/notifications/sms", json=sms(notify))
+        assert response.status_code == 403
+        assert response.json()["errors"][0]["error"] == "AuthError"
+    async with notify.http("live") as client:
+        assert (await client.get("/v2/notifications")).status_code == 200
