@@ -138,3 +138,36 @@ def test_govplat_registers_verify_finds_the_seeded_registers_intact(running_plat
         )
         assert done.returncode == 0, done.stderr
         assert "entries verified" in done.stdout
+
+
+async def test_each_seeded_entry_is_published_as_entry_appended_on_jetstream(running_platform):
+    import nats
+
+    from govplat.registers.v1 import events_pb2
+
+    client = await nats.connect(running_platform.nats_url)
+    try:
+        js = client.jetstream()
+        reader = await js.pull_subscribe(
+            "govplat.registers.v1.entry_appended", durable=None, stream="GOVPLAT_REGISTERS"
+        )
+        found = {}
+        for _ in range(40):
+            for message in await reader.fetch(500, timeout=10):
+                event = events_pb2.EntryAppended.FromString(message.data)
+                found.setdefault(event.register, []).append(event)
+                assert message.headers["ce-type"] == "govplat.registers.v1.EntryAppended"
+            if len(found.get("country", [])) >= 280:
+                break
+    finally:
+        await client.close()
+    country = sorted(found["country"], key=lambda e: e.entry_number)
+    assert [e.entry_number for e in country[:3]] == [1, 2, 3]
+    first = country[0]
+    assert first.tree_size == 1 and len(first.root_hash) == 32
+    assert first.items_json[0].startswith('{"country":"')
+    async with httpx.AsyncClient(base_url=running_platform.gateway_url, timeout=10) as http:
+        rsf = await http.get(
+            f"/registers/country/download-rsf/{country[-1].tree_size}/{country[-1].tree_size}"
+        )
+    assert rsf.text.strip() == f"assert-root-hash\tsha-256:{country[-1].root_hash.hex()}"
