@@ -209,6 +209,7 @@ def build_router(context) -> APIRouter:
                             f"entry/{user}.json",
                             json.dumps(
                                 {
+                                    "index-entry-number": str(user),
                                     "entry-number": str(user),
                                     "entry-timestamp": parts[3],
                                     "key": parts[2],
