@@ -43,28 +43,37 @@ async def root(session: AsyncSession, name: str) -> TreeProof:
     return TreeProof(reg.tree_size, value, [])
 
 
+async def _proof(session: AsyncSession, name: str, low: int, size: int | None, kind: str, make):
+    """``make(get, size)`` over the stored subtrees, once ``1 <= low <= size <= total``."""
+    reg = await schemas.get_register_or_404(session, name)
+    size = reg.tree_size if size is None else size
+    if not (_in_range(low) and low <= size <= reg.tree_size):
+        raise bad_request(f"{kind} <= {reg.tree_size} (the total entries)")
+
+    def compute(get):
+        return make(get, size), merkle.root_hash(get, size)
+
+    nodes, value = await _compute(session, reg.id, compute)
+    return TreeProof(size, value, nodes)
+
+
 async def inclusion(
     session: AsyncSession, name: str, entry_number: int, size: int | None
 ) -> TreeProof:
     """The audit path of entry ``entry_number`` in the tree of ``size`` entries
-    (``None``: the current size).
+    (``None``: the current size); ``root`` is the root at ``size``.
 
     Raises:
         RegisterError: 400 unless ``1 <= entry_number <= size <= total entries``.
     """
-    reg = await schemas.get_register_or_404(session, name)
-    size = reg.tree_size if size is None else size
-    if not (_in_range(entry_number) and entry_number <= size <= reg.tree_size):
-        raise bad_request(
-            f"an inclusion proof needs 1 <= entry-number <= tree size <= {reg.tree_size} "
-            "(the total entries)"
-        )
-
-    def compute(get):
-        return merkle.inclusion_path(get, entry_number - 1, size), merkle.root_hash(get, size)
-
-    path, value = await _compute(session, reg.id, compute)
-    return TreeProof(size, value, path)
+    return await _proof(
+        session,
+        name,
+        entry_number,
+        size,
+        "an inclusion proof needs 1 <= entry-number <= tree size",
+        lambda get, n: merkle.inclusion_path(get, entry_number - 1, n),
+    )
 
 
 async def consistency(
@@ -76,19 +85,14 @@ async def consistency(
     Raises:
         RegisterError: 400 unless ``1 <= first <= second <= total entries``.
     """
-    reg = await schemas.get_register_or_404(session, name)
-    second = reg.tree_size if second is None else second
-    if not (_in_range(first) and first <= second <= reg.tree_size):
-        raise bad_request(
-            f"a consistency proof needs 1 <= first size <= second size <= {reg.tree_size} "
-            "(the total entries)"
-        )
-
-    def compute(get):
-        return merkle.consistency_proof(get, first, second), merkle.root_hash(get, second)
-
-    nodes, value = await _compute(session, reg.id, compute)
-    return TreeProof(second, value, nodes)
+    return await _proof(
+        session,
+        name,
+        first,
+        second,
+        "a consistency proof needs 1 <= first size <= second size",
+        lambda get, n: merkle.consistency_proof(get, first, n),
+    )
 
 
 async def checkpoint(session: AsyncSession, name: str, size: int = 0) -> str:
