@@ -66,12 +66,14 @@ def entry_appended(
     )
 
 
-async def add_events(
-    session: AsyncSession, tables: MessagingTables, events: Sequence[events_pb2.EntryAppended]
-) -> None:
-    """Queue ``events`` for publication in the session's write transaction (in order)."""
+OUTBOX_COLUMNS = ("id", "subject", "payload", "headers", "created_at", "attempts")
+
+
+def outbox_rows(events: Sequence[events_pb2.EntryAppended], *, sqlite: bool) -> list[tuple]:
+    """The outbox rows (:data:`OUTBOX_COLUMNS`) of ``events``, with the current trace
+    context; ``sqlite``: naive UTC times, as SQLite stores them."""
     if not events:
-        return
+        return []
     now = utcnow()
     base = cloudevent_headers(
         event_id="@ID@", message=events[0], source=SOURCE, subject="@SUBJECT@", time=now
@@ -79,8 +81,7 @@ async def add_events(
     base.update(inject_trace_headers())
     template = json.dumps(base, sort_keys=True)
     subject = subject_for(events[0])
-    connection = await session.connection()
-    created = now.replace(tzinfo=None) if connection.dialect.name == "sqlite" else now
+    created = now.replace(tzinfo=None) if sqlite else now
     rows = []
     for event in events:
         new_id = event_id()
@@ -88,6 +89,13 @@ async def add_events(
             "@SUBJECT@", f"{event.register}/{event.entry_number}", 1
         )
         rows.append((new_id, subject, event.SerializeToString(), headers, created, 0))
-    columns = ("id", "subject", "payload", "headers", "created_at", "attempts")
-    await bulk_insert(session, tables.outbox, columns, rows)
-    session.info["govplat_outbox_added"] = True
+    return rows
+
+
+async def add_outbox_rows(
+    session: AsyncSession, tables: MessagingTables, rows: list[tuple]
+) -> None:
+    """Queue prepared :func:`outbox_rows` in the session's write transaction (in order)."""
+    if rows:
+        await bulk_insert(session, tables.outbox, OUTBOX_COLUMNS, rows)
+        session.info["govplat_outbox_added"] = True

@@ -130,17 +130,15 @@ async def get_nodes(
     return found
 
 
-async def insert_nodes(
-    session: AsyncSession, register_id: int, nodes: Sequence[tuple[int, int, bytes]]
-) -> None:
-    """Store new perfect subtrees ``(level, index, hash)``."""
+def node_rows(register_id: int, nodes: Sequence[tuple[int, int, bytes]]) -> list[tuple]:
+    """``tree_node`` rows for new perfect subtrees ``(level, index, hash)``."""
     shift = merkle.LEVEL_SHIFT
-    await bulk_insert(
-        session,
-        tree_node,
-        ("register_id", "node_id", "hash"),
-        [(register_id, (lv << shift) | ix, h) for lv, ix, h in nodes],
-    )
+    return [(register_id, (lv << shift) | ix, h) for lv, ix, h in nodes]
+
+
+async def insert_nodes_rows(session: AsyncSession, rows: Sequence[tuple]) -> None:
+    """Store :func:`node_rows`."""
+    await bulk_insert(session, tree_node, ("register_id", "node_id", "hash"), rows)
 
 
 # -- entries and items -------------------------------------------------------------

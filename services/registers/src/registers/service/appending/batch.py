@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,21 @@ class _Pending(NamedTuple):
     timestamp: str
     digests: tuple[bytes, ...]
     root: bytes
+
+
+@dataclass
+class _Chunk:
+    """One chunk of a batch on its way to the database: its rows, built beforehand."""
+
+    items: list[tuple]
+    entries: list[_Pending]
+    entry_rows: list[tuple]
+    nodes: list[tuple]
+    unknown: dict[bytes, int]
+    missing: set[bytes]
+    events: list[tuple] = field(default_factory=list)
+    values: dict[str, set[bytes]] = field(default_factory=dict)
+    latest: dict[str, _Pending] | None = None
 
 
 class _Contents:
@@ -107,6 +122,7 @@ class Batch:
         self.items: dict[bytes, str] = {}
         self.parsed: dict[bytes, dict] = {}
         self._writing: asyncio.Future | None = None
+        self.sqlite = context.db.is_sqlite
         self.new_items: dict[bytes, str] = {}
         self.unreferenced: dict[bytes, int] = {}
         self.unknown: dict[bytes, int] = {}
@@ -214,12 +230,59 @@ class Batch:
 
     async def flush(self) -> None:
         """Hand what is buffered to the writer, which writes it into the open transaction
-        while the batch goes on reading (the database's thread and this one overlap);
-        one chunk is written at a time, in order."""
+        while the batch goes on reading (SQLite's thread and this one overlap); one
+        chunk is written at a time, in order. The rows are built here, so that the
+        writer only sends statements."""
         await self.drain()
-        work = (self.new_items, self.entries, self.nodes, self.unknown)
+        new_items, entries, nodes, unknown = self.new_items, self.entries, self.nodes, self.unknown
         self.new_items, self.entries, self.nodes, self.unknown = {}, [], [], {}
-        self._writing = asyncio.ensure_future(self._write(*work))
+        rid = self.reg.id
+        chunk = _Chunk(
+            items=[(rid, d, c) for d, c in new_items.items()],
+            entries=entries,
+            entry_rows=[(rid, e.number, e.key, e.timestamp, b"".join(e.digests)) for e in entries],
+            nodes=repository.node_rows(rid, nodes),
+            unknown=unknown,
+            missing={d for e in entries for d in e.digests if d not in self.items},
+        )
+        if entries and not chunk.missing and not unknown:
+            self._prepare(chunk, _Contents(self.items, {}, self.parsed))
+        self._writing = asyncio.ensure_future(self._write(chunk))
+
+    def _prepare(self, chunk: _Chunk, contents: _Contents) -> None:
+        """The chunk's events and record values, from the items' contents."""
+        name = self.reg.name
+        chunk.events = events.outbox_rows(
+            [
+                events.entry_appended(
+                    name,
+                    e.number,
+                    e.key,
+                    e.timestamp,
+                    [hashing.format_hash(d) for d in e.digests],
+                    [contents[d] for d in e.digests],
+                    e.number,
+                    e.root,
+                )
+                for e in chunk.entries
+            ],
+            sqlite=self.sqlite,
+        )
+        latest = {entry.key: entry for entry in chunk.entries}
+        chunk.values = {
+            key: {
+                value_digest(field, one)
+                for digest in entry.digests
+                for field, value in contents.parsed(digest).items()
+                if field != name
+                for one in (value if isinstance(value, list) else (value,))
+            }
+            for key, entry in latest.items()
+        }
+        chunk.latest = latest
+        if name == "register":
+            for entry in chunk.entries:
+                self.definitions[entry.key] = (entry.line, contents.parsed(entry.digests[0]))
 
     @property
     def writing(self) -> bool:
@@ -238,64 +301,41 @@ class Batch:
         await self.drain()
         raise error
 
-    async def _write(self, new_items, entries, nodes, unknown) -> None:
+    async def _write(self, chunk: _Chunk) -> None:
         session, register_id = self.session, self.reg.id
-        await repository.insert_items(session, [(register_id, d, c) for d, c in new_items.items()])
-        if not entries:
+        await repository.insert_items(session, chunk.items)
+        if not chunk.entries:
             return
-        missing = {d for e in entries for d in e.digests if d not in self.items}
-        fetched = await repository.find_items(session, register_id, missing) if missing else {}
-        contents = _Contents(self.items, fetched, self.parsed)
-        for entry in entries:
-            for digest in entry.digests:
-                if digest not in contents:
-                    raise refused_line(
-                        entry.line,
-                        f"append-entry names {hashing.format_hash(digest)}, an item that is "
-                        "neither added before it nor in the register",
-                        "ORPHAN_ENTRY",
-                    )
-                if digest in unknown:
-                    self._check_key(entry.line, entry.key, contents[digest])
-        await repository.insert_entries(
-            session,
-            "user",
-            [(register_id, e.number, e.key, e.timestamp, b"".join(e.digests)) for e in entries],
-        )
-        await repository.insert_nodes(session, register_id, nodes)
-        await self._update_records(entries, contents)
-        await events.add_events(
-            session,
-            self.context.tables,
-            [
-                events.entry_appended(
-                    self.reg.name,
-                    e.number,
-                    e.key,
-                    e.timestamp,
-                    [hashing.format_hash(d) for d in e.digests],
-                    [contents[d] for d in e.digests],
-                    e.number,
-                    e.root,
-                )
-                for e in entries
-            ],
-        )
-        if self.reg.name == "register":
-            for entry in entries:
-                self.definitions[entry.key] = (entry.line, contents.parsed(entry.digests[0]))
+        if chunk.latest is None:  # entries naming items read back from the database
+            fetched = await repository.find_items(session, register_id, chunk.missing)
+            contents = _Contents(self.items, fetched, self.parsed)
+            for entry in chunk.entries:
+                for digest in entry.digests:
+                    if digest not in contents:
+                        raise refused_line(
+                            entry.line,
+                            f"append-entry names {hashing.format_hash(digest)}, an item that "
+                            "is neither added before it nor in the register",
+                            "ORPHAN_ENTRY",
+                        )
+                    if digest in chunk.unknown:
+                        self._check_key(entry.line, entry.key, contents[digest])
+            self._prepare(chunk, contents)
+        await repository.insert_entries(session, "user", chunk.entry_rows)
+        await repository.insert_nodes_rows(session, chunk.nodes)
+        await self._update_records(chunk)
+        await events.add_outbox_rows(session, self.context.tables, chunk.events)
 
-    async def _update_records(self, entries: list[_Pending], contents: _Contents) -> None:
-        session, register_id, name = self.session, self.reg.id, self.reg.name
-        latest: dict[str, _Pending] = {entry.key: entry for entry in entries}
+    async def _update_records(self, chunk: _Chunk) -> None:
+        session, register_id = self.session, self.reg.id
         positions = self.positions
         if len(positions) > ITEM_CACHE:
             positions.clear()
         found = await repository.find_records(
-            session, register_id, [k for k in latest if k not in positions]
+            session, register_id, [k for k in chunk.latest if k not in positions]
         )
-        new_rows, moves, stale = [], [], []
-        for key, entry in latest.items():
+        new_rows, moves, stale, values = [], [], [], []
+        for key, entry in chunk.latest.items():
             position = positions.get(key)
             if position is None and key in found:
                 position = positions[key] = found[key][0]
@@ -306,19 +346,9 @@ class Batch:
                 self.total_records += 1
                 position = positions[key] = self.total_records
                 new_rows.append((register_id, key, position, entry.number))
+            values.extend((register_id, d, position) for d in chunk.values[key])
         await repository.insert_records(session, new_rows)
         await repository.move_records(session, register_id, moves)
-        values = []
-        for key, entry in latest.items():
-            position = positions[key]
-            digests = {
-                value_digest(field, one)
-                for digest in entry.digests
-                for field, value in contents.parsed(digest).items()
-                if field != name
-                for one in (value if isinstance(value, list) else (value,))
-            }
-            values.extend((register_id, d, position) for d in digests)
         await repository.replace_record_values(session, register_id, stale, values)
 
     async def finish(self, signer) -> AppendResult:
