@@ -77,3 +77,35 @@ async def test_records_are_keyed_by_key_with_their_latest_entry(address):
     assert info["total-records"] == 3 and info["total-entries"] == 5
     assert info["last-updated"] == "2017-06-01T10:13:27Z"
     assert info["register-record"]["fields"] == ["address", "street"]
+
+
+#: The audit paths and consistency proofs of that register, from the same source.
+ORJ_PROOFS = {
+    "entries/1/5": ["9a4a3fca445ab8439397d3fc292c9fd6e48c56925ca941a187c2acbcde3f3939",
+                    "23c5af4f4fab13fb3a6c9601853baef9f548fb70dcf14cde22d703a078b12a41",
+                    "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "entries/2/5": [ORJ_ROOTS[1], "23c5af4f4fab13fb3a6c9601853baef9f548fb70dcf14cde22d703a078b12a41",
+                    "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "entries/3/5": ["5730c6f0b4b84ff19a02e37597807ff36f3cc729d5db1b2da83cc696ba8bd964", ORJ_ROOTS[2],
+                    "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "entries/4/5": ["666578032c690cb3218ee38a859b865ea9f374402c4027ce53e7a870c27a1c8c", ORJ_ROOTS[2],
+                    "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "entries/5/5": [ORJ_ROOTS[4]],
+    "consistency/1/5": ["9a4a3fca445ab8439397d3fc292c9fd6e48c56925ca941a187c2acbcde3f3939",
+                        "23c5af4f4fab13fb3a6c9601853baef9f548fb70dcf14cde22d703a078b12a41",
+                        "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "consistency/2/5": ["23c5af4f4fab13fb3a6c9601853baef9f548fb70dcf14cde22d703a078b12a41",
+                        "c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "consistency/4/5": ["c793376fbe2573d303b26e6d93a1698ddf440d738f479ec84323c3b2c6acbd53"],
+    "consistency/3/4": ["666578032c690cb3218ee38a859b865ea9f374402c4027ce53e7a870c27a1c8c",
+                        "5730c6f0b4b84ff19a02e37597807ff36f3cc729d5db1b2da83cc696ba8bd964", ORJ_ROOTS[2]],
+    "consistency/5/5": [],
+}  # fmt: skip
+
+
+async def test_proofs_of_the_gov_uk_register_are_the_published_ones(address):
+    async with address.http() as http:
+        for path, nodes in ORJ_PROOFS.items():
+            body = (await http.get(f"/registers/address/proof/{path}/merkle:sha-256")).json()
+            found = body.get("merkle-audit-path", body.get("merkle-consistency-nodes"))
+            assert found == [f"sha-256:{n}" for n in nodes], path
