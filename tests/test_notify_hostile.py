@@ -8,15 +8,19 @@ can keep notify busy for minutes today and must not slow other modules' tests.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 
+import grpc
 import httpx
 import pytest
 
 from govkit.testing import database_backends
 from govkit.testing.platform import notify_token, start_platform
+from govplat.notify.v1 import notify_service_pb2 as pb
+from govplat.notify.v1 import notify_service_pb2_grpc
 
 
 @pytest.fixture(scope="module", params=database_backends())
@@ -189,3 +193,93 @@ def test_the_logs_hold_no_recipient_personalisation_or_credential_after_hostile_
         assert text, f"{component}.log is empty"
         for what, value in secrets.items():
             assert value not in text, f"{component}.log holds the {what}"
+
+
+NOTIFY_NOT_FOUND = {
+    "result": "error",
+    "message": (
+        "The requested URL was not found on the server. If you entered the URL manually "
+        "please check your spelling and try again."
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/v2/notifications/sms/"),
+        ("GET", "/v2/notifications/"),
+        ("GET", "/v2/templates/"),
+    ],
+)
+def test_a_trailing_slash_is_not_found_and_never_redirected_to_notifys_internal_address(
+    platform, method, path
+):
+    """Notify (Flask, strict slashes) answers 404; notify's 307 went back through the
+    gateway unchanged, with ``Location: http://127.0.0.1:<notify's own port>/...``: the
+    backend's address leaked and a client that follows it bypasses the gateway."""
+    key = platform.credentials()["notify_api_key"]
+    response = httpx.request(
+        method, f"{platform.gateway_url}{path}", headers=headers(key), json={}, timeout=30
+    )
+    assert str(platform.http["notify"]) not in response.headers.get("location", "")
+    assert response.status_code == 404, (response.status_code, response.headers)
+    assert response.json() == NOTIFY_NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/notifications/..%2F..%2Fadmin",
+        "/v2/notifications/%2e%2e/%2e%2e/admin/notify/services",
+        "/v2/notifications/%00",
+        "/v2/notifications%2Fsms",
+    ],
+)
+def test_an_encoded_slash_dot_segment_or_nul_in_a_v2_path_gets_notifys_not_found(platform, path):
+    """The gateway answered these itself as ``{"error": "not found", "path": ...}``: not
+    Notify's shape (the official client then shows ``None``), echoing the decoded path."""
+    key = platform.credentials()["notify_api_key"]
+    response = httpx.get(f"{platform.gateway_url}{path}", headers=headers(key), timeout=30)
+    assert response.status_code == 404
+    assert response.json() == NOTIFY_NOT_FOUND
+
+
+def test_the_same_grpc_send_sent_thirty_times_at_once_returns_one_notification_every_time(
+    platform,
+):
+    """``SendSms`` is idempotent by ``request_id``; concurrent copies raced to insert the
+    same id: some callers got ``INTERNAL``, and the database error, with the phone number,
+    personalisation and reference in its parameters, went into notify.log."""
+    credentials = platform.credentials()
+    request_id = str(uuid.uuid4())
+    request = pb.SendSmsRequest(
+        request_id=request_id,
+        template_id=credentials["notify_sms_template_id"],
+        phone_number="07700 900654",
+        personalisation={"name": "Quuxley"},
+        reference=f"grpc-{request_id}",
+    )
+
+    async def all_at_once() -> list[tuple[str, str]]:
+        address = f"127.0.0.1:{platform.grpc['gateway']}"
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = notify_service_pb2_grpc.NotifyServiceStub(channel)
+
+            async def one() -> tuple[str, str]:
+                metadata = (
+                    ("authorization", f"Bearer {notify_token(credentials['notify_api_key'])}"),
+                )
+                try:
+                    answer = await stub.SendSms(request, metadata=metadata, timeout=30)
+                except grpc.aio.AioRpcError as error:
+                    return error.code().name, error.details() or ""
+                return "OK", answer.notification.id
+
+            return await asyncio.gather(*[one() for _ in range(30)])
+
+    answers = asyncio.run(all_at_once())
+    assert {code for code, _ in answers} == {"OK"}, answers
+    assert len({identifier for _, identifier in answers}) == 1
+    log = (platform.data_dir / "log" / "notify.log").read_text(errors="replace")
+    assert "900654" not in log and "Quuxley" not in log
