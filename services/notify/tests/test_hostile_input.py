@@ -470,6 +470,67 @@ async def test_a_precompiled_letter_in_base64_wrapped_over_lines_is_accepted(not
     assert got.content == pdf
 
 
+def minimal_pdf(objects: list[bytes]) -> bytes:
+    """A PDF of ``objects`` (object 1 is the catalogue) with a correct xref table."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def deep_page_tree(depth: int) -> bytes:
+    kids = [b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % (n + 3) for n in range(depth)]
+    return minimal_pdf(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", *kids, b"<< /Type /Page /MediaBox [0 0 595 842] >>"]
+    )
+
+
+def wide_page_tree(pages: int) -> bytes:
+    return minimal_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + b"3 0 R " * pages + b"] /Count %d >>" % pages,
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "pdf",
+    [deep_page_tree(200), wide_page_tree(200_000)],
+    ids=["page tree 200 levels deep", "page tree 200,000 kids wide"],
+)
+async def test_a_precompiled_letter_pypdf_refuses_to_read_is_validation_failed_not_stuck(
+    notify, pdf
+):
+    """pypdf stops at its limits with ``LimitReachedError``, which the PDF check did not
+    catch: delivery raised on every attempt, the event was dead-lettered and the letter
+    stayed ``pending-virus-check`` for ever."""
+    async with api(notify) as client:
+        sent = await client.post(
+            "/v2/notifications/letter",
+            json={"reference": "bomb", "content": base64.b64encode(pdf).decode()},
+        )
+        assert sent.status_code == 201, sent.text
+        try:
+            status = await notify.delivery().deliver(sent.json()["id"])
+        except Exception as exc:  # what the consumer would retry, then dead-letter
+            pytest.fail(f"delivery raised {type(exc).__name__}: {exc}")
+        got = (await client.get(f"/v2/notifications/{sent.json()['id']}")).json()
+    assert status == "validation-failed"
+    assert got["status"] == "validation-failed"
+
+
 # --- query strings and paths -----------------------------------------------------
 
 
