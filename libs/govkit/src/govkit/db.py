@@ -136,6 +136,9 @@ class Database:
     Use :meth:`write` for a transaction that changes data and :meth:`read` for one
     that only reads. Both commit or roll back on exit.
 
+    A database error's text never carries the statement's parameters
+    (``hide_parameters``): they may be personal data, and errors are logged.
+
     A write that depends on what it read must lock those rows
     (``select(...).with_for_update()``): PostgreSQL runs writers concurrently under
     READ COMMITTED, and only the row lock makes the second writer wait and re-read.
@@ -161,11 +164,16 @@ class Database:
                 self.url,
                 connect_args={"timeout": busy_timeout_seconds},
                 poolclass=NullPool if path is None else None,
+                hide_parameters=True,
             )
             _configure_sqlite(self.engine, synchronous_full, busy_timeout_seconds)
         else:
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
         self._write_engine = self.engine.execution_options(govplat_write=True)
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)

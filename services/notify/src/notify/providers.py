@@ -70,6 +70,17 @@ class OutgoingSms:
     body: str
 
 
+def ascii_address(address: str) -> str:
+    """An email address with its domain IDNA-encoded (``test@例え.テスト`` →
+    ``test@xn--r8jz45g.xn--zckzah``), what a mail server without SMTPUTF8 takes; the
+    local part is ASCII already (Notify's rules)."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
 class SmtpEmailProvider:
     """Sends emails through an SMTP server.
 
@@ -107,7 +118,7 @@ class SmtpEmailProvider:
         message["Message-ID"] = f"<{email.notification_id}@{self.message_id_domain}>"
         message["Date"] = formatdate(usegmt=True)
         message["From"] = formataddr((email.from_name, email.from_address))
-        message["To"] = email.to
+        message["To"] = ascii_address(email.to)
         message["Subject"] = email.subject
         if email.reply_to:
             message["Reply-To"] = email.reply_to

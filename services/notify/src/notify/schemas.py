@@ -12,6 +12,7 @@ address``).
 
 from __future__ import annotations
 
+import unicodedata
 import uuid as uuid_module
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -80,8 +81,14 @@ def _is_postage(instance: object) -> bool:
 @format_checker.checks("https_url", raises=_FormatProblem)
 def _is_https_url(instance: object) -> bool:
     if isinstance(instance, str):
-        parts = urlsplit(instance)
-        if parts.scheme != "https" or not parts.netloc:
+        # It becomes an email header: no whitespace or control characters at all.
+        if any(c.isspace() or unicodedata.category(c).startswith("C") for c in instance):
+            raise _FormatProblem("is not a valid https url")
+        try:
+            parts = urlsplit(instance)
+        except ValueError:
+            raise _FormatProblem("is not a valid https url") from None
+        if parts.scheme != "https" or not parts.hostname:
             raise _FormatProblem("is not a valid https url")
     return True
 

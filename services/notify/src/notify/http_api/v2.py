@@ -9,6 +9,7 @@ public origin; errors use Notify's v2 envelope (:mod:`notify.errors`).
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -70,10 +71,57 @@ async def json_body(request: Request, *, allow_empty: bool = False) -> object:
     def refuse_constant(_name: str) -> None:
         raise ValueError("NaN and Infinity are not JSON")
 
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):  # 1e999
+            raise ValueError("a number too large for a float")
+        return value
+
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant, parse_float=finite)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("Invalid JSON supplied in POST data") from None
+    _check_text(data)
+    return data
+
+
+#: How deep a request's JSON may nest (Notify's bodies need 3 levels).
+MAX_DEPTH = 32
+
+
+def _check_text(data: object) -> None:
+    """Refuse what parses as JSON but cannot be stored or sent as text: a lone UTF-16
+    surrogate (``"\\ud800"``, invalid JSON under RFC 8259 section 8.2), nesting deeper
+    than :data:`MAX_DEPTH` (both ``Invalid JSON supplied in POST data``), and the NUL
+    character (a ``ValidationError`` naming the field: PostgreSQL's text cannot hold it).
+
+    Raises:
+        notify.errors.NotifyError: 400.
+    """
+    stack: list[tuple[object, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, field = stack.pop()
+        if depth > MAX_DEPTH:
+            raise bad_request("Invalid JSON supplied in POST data")
+        if isinstance(value, str):
+            strings = [value]
+        elif isinstance(value, dict):
+            strings = list(value)
+            stack.extend((v, depth + 1, field or str(k)) for k, v in value.items())
+        elif isinstance(value, list):
+            strings = []
+            stack.extend((v, depth + 1, field) for v in value)
+        else:
+            continue
+        for text in strings:
+            if "\x00" in text:
+                raise NotifyError(
+                    "ValidationError", [f"{field or 'request'} must not contain the NUL character"]
+                )
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise bad_request("Invalid JSON supplied in POST data") from None
 
 
 def _time(value: datetime | None) -> str | None:
@@ -268,7 +316,7 @@ def create_router(context: Context) -> APIRouter:
     @router.get("/template/{template_id}/version/{version}")
     async def get_template_version(template_id: str, version: str, request: Request) -> Response:
         """A template at one version (version 0 means the current one, as in Notify)."""
-        if not version.isdigit() or len(version) > 9:
+        if not (version.isascii() and version.isdigit()) or len(version) > 9:
             return not_found_response()
         caller = caller_of(context, request)
         number = int(version)
@@ -309,7 +357,9 @@ def create_router(context: Context) -> APIRouter:
     async def list_templates(request: Request) -> Response:
         """The caller's templates, by name then type."""
         caller = caller_of(context, request)
-        query = {key: value for key, value in request.query_params.multi_items()}
+        query: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            query.setdefault(key, value)  # the first of a repeated key, as Flask's to_dict()
         validate(query, GET_TEMPLATES)
         found = await templates_service.list_templates(db, caller, query.get("type"))
         return JSONResponse({"templates": [template_json(t) for t in found]})

@@ -55,7 +55,7 @@ from notify.templating import sms
 log = logging.getLogger(__name__)
 
 EICAR_SIGNATURE = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
-MAX_LETTER_PAGES = 10
+MAX_LETTER_PAGES = letter_format.MAX_PAGES
 
 
 class RetryLater(Exception):
@@ -282,6 +282,9 @@ class Delivery:
                 and await repository.letter_pdf(session, notification_id) is None
             ):
                 pages = letter_format.page_count(pdf_bytes)
+                if pages > letter_format.MAX_PAGES:  # Notify's limit: not printed, not billed
+                    await set_status(session, notification, "validation-failed")
+                    return "validation-failed"
                 session.add(
                     LetterPdf(
                         notification_id=notification_id,

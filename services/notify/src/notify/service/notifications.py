@@ -27,15 +27,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
+from govkit.errors import InvalidArgumentError
 from govkit.outbox import add_event
 from govplat.notify.v1 import events_pb2, notify_service_pb2
 from notify import repository, schemas
-from notify.errors import NotifyError, bad_request, not_found
+from notify.errors import NotifyError, bad_request, not_found, validation_error
 from notify.models import LetterPdf, Notification, NotifyService, ReceivedText, Template, messaging
 from notify.recipients import normalise_email, parse_phone_number, strip_whitespace
 from notify.service import FAILED_STATUSES, FINAL_STATUSES, Caller
 from notify.service.letters import ADDRESS_KEYS, validate_address
 from notify.service.services import members, permissions, settings_in
+from notify.templating import letter as letter_format
 from notify.templating import sms as sms_rules
 from notify.templating.placeholders import Personalisation
 from notify.templating.render import EMAIL_MAX_BYTES, render, sanitise_personalisation
@@ -165,6 +167,11 @@ async def send_in(
     if template.archived:
         raise bad_request("Template has been deleted")
     values = data.get("personalisation") or {}
+    if notification_type == "email" and any(
+        isinstance(v, dict) and "file" in v for v in values.values()
+    ):
+        # prepare_upload's {"file": ...}: Notify's answer without the permission to send files.
+        raise bad_request("Service is not allowed to send documents")
     sanitised: dict = {}
     if notification_type == "email" and data.get("sanitise_content_for"):
         values, sanitised = sanitise_personalisation(values, data["sanitise_content_for"])
@@ -222,6 +229,16 @@ async def send_in(
         sender = f"{service.email_from}@{email_domain}"
     else:
         address = validate_address(values, international_allowed="international_letters" in allowed)
+        for texts, what in (
+            (address.lines, "The address"),
+            ([rendered.subject, rendered.body], "The letter"),
+        ):
+            missing_glyphs = letter_format.unprintable(*texts)
+            if missing_glyphs:
+                shown = ", ".join(missing_glyphs[:10])
+                raise validation_error(
+                    [f"{what} contains characters that cannot be printed: {shown}"]
+                )
         recipient = "\n".join(address.lines)
         normalised = None
         international = address.international
@@ -338,7 +355,9 @@ async def send_precompiled_in(session: AsyncSession, caller: Caller, data: dict)
         raise bad_request("Service is not allowed to send letters")
     _check_letter_key(service, caller)
     try:
-        pdf = base64.b64decode(data["content"], validate=True)
+        # MIME base64 (76-character lines) decodes too, as in Notify; other stray
+        # characters do not.
+        pdf = base64.b64decode("".join(data["content"].split()), validate=True)
     except (binascii.Error, ValueError):
         raise bad_request("Cannot decode letter content (invalid base64 encoding)") from None
     if not pdf:
@@ -490,15 +509,17 @@ async def receive_text(
     provider's inbound webhook, or the sandbox, reports).
 
     Raises:
-        notify.errors.NotifyError: 400 when ``user_number`` is not a phone number or the
+        govkit.errors.InvalidArgumentError: ``user_number`` is not a phone number, or the
             content is empty or over 918 characters.
     """
     try:
         number = parse_phone_number(user_number).normalised
     except ValueError as exc:
-        raise bad_request(f"user_number: {exc}") from None
-    if not content or len(content) > sms_rules.MAX_CHARACTERS:
-        raise bad_request("content must be 1 to 918 characters")
+        raise InvalidArgumentError("INVALID_USER_NUMBER", f"user_number: {exc}") from None
+    if not content or len(content) > sms_rules.MAX_CHARACTERS or "\x00" in content:
+        raise InvalidArgumentError(
+            "INVALID_CONTENT", "content must be 1 to 918 characters, without NUL"
+        )
     async with db.write() as session:
         service = await settings_in(session, service_id)
         text = ReceivedText(

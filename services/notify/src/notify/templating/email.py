@@ -22,15 +22,15 @@ from __future__ import annotations
 import html
 import re
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]*(.+?)[ \t]*#*[ \t]*$")
+_HEADING = re.compile(r"^(#{1,6})[ \t]*(.*)$")
 _BULLET = re.compile(r"^[ \t]*[*\-•][ \t]+(.*)$")
 _NUMBERED = re.compile(r"^[ \t]*\d{1,9}\.[ \t]+(.*)$")
 _RULE = re.compile(r"^[ \t]*(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _INSET = re.compile(r"^[ \t]*\^[ \t]?(.*)$")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(\s*(https?://[^\s)]+)\s*\)")
+_IMAGE = re.compile(r"!\[[^\[\]\n]{0,500}\]\([^()\s]{0,2000}\)")
+_LINK = re.compile(r"\[([^\[\]\n]{1,500})\]\([ \t]*(https?://[^\s()]{1,2000})[ \t]*\)")
 _BARE_URL = re.compile(r"(?<![\"'=>])\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+(?=[,.])")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<![ \t])[ \t]+(?=[,.])")
 _SPACED_HYPHEN = re.compile(r"(?<=\S) - (?=\S)")
 
 LINK_STYLE = "color: #1d70b8; word-wrap: break-word;"
@@ -109,6 +109,14 @@ def _lines(lines: list[str]) -> str:
     return "<br>".join(_inline(line.strip()) for line in lines)
 
 
+def heading_text(match: re.Match[str] | None) -> str:
+    """The text of a ``#`` heading line (closing ``#``s and spaces removed), or ''.
+    Done with ``str`` methods, not a backtracking pattern, so a long line is linear."""
+    if match is None:
+        return ""
+    return match.group(2).rstrip(" \t").rstrip("#").rstrip(" \t")
+
+
 def to_html(markdown: str) -> str:
     """The HTML fragment of a filled email body (``markdown``: template text with the
     personalisation already in it). Every piece of text is escaped."""
@@ -148,15 +156,14 @@ def to_html(markdown: str) -> str:
             blocks.append(f'<hr style="{RULE_STYLE}">')
             continue
         heading = _HEADING.match(line)
-        if heading and len(heading.group(1)) <= 2:
+        title = heading_text(heading)
+        if title and len(heading.group(1)) <= 2:
             close()
             level = len(heading.group(1)) + 1
-            blocks.append(
-                f'<h{level} style="{HEADING_STYLES[level]}">{_inline(heading.group(2))}</h{level}>'
-            )
+            blocks.append(f'<h{level} style="{HEADING_STYLES[level]}">{_inline(title)}</h{level}>')
             continue
-        if heading:  # ### and deeper: a plain paragraph
-            line = heading.group(2)
+        if title:  # ### and deeper: a plain paragraph
+            line = title
         bullet = _BULLET.match(line)
         numbered = _NUMBERED.match(line) if not bullet else None
         if bullet or numbered:

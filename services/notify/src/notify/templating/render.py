@@ -88,7 +88,7 @@ def render(
 
 
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
-_DOMAIN = re.compile(r"(?i)\b([a-z0-9][a-z0-9-]*)\.([a-z]{2,63})\b")
+_DOMAIN = re.compile(r"(?i)\b([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.([a-z]{2,63})\b")
 _MARKDOWN_CHARACTERS = re.compile(r"([\\`*_(){}\[\]<>#+\-.!|])")
 
 

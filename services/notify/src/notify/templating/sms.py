@@ -92,7 +92,7 @@ def fragment_count(text: str) -> int:
     return 1 if length <= 160 else math.ceil(length / 153)
 
 
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+(?=[,.])")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<![ \t])[ \t]+(?=[,.])")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
