@@ -53,3 +53,23 @@ def refusal(path: str, status: int, message: str) -> JSONResponse:
         body = {"error": message}
     headers = {"Retry-After": "10"} if status == 503 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+#: Notify's answer for a path it does not have (Flask's 404, in Notify's internal shape).
+NOTIFY_NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
+)
+
+
+def not_found(path: str) -> JSONResponse:
+    """The gateway's 404 (an unsafe or unknown path) in the shape ``path``'s API family
+    gives for a path it does not have; the path is never echoed back."""
+    family = family_of(path)
+    if family == "notify":
+        body: dict = {"result": "error", "message": NOTIFY_NOT_FOUND}
+    elif family == "payments":
+        body = {"code": 404, "message": "HTTP 404 Not Found"}  # Dropwizard's, as Pay's
+    else:
+        body = {"error": "not found"}
+    return JSONResponse(body, status_code=404)

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Histogram
 
-from gateway import portal, proxy, routing
+from gateway import errors, portal, proxy, routing
 from gateway.auth import Authenticator, Refusal
 from gateway.breaker import CircuitBreaker
 from gateway.errors import refusal
@@ -273,7 +273,7 @@ class GatewayApp(FastAPI):
         method = scope["method"]
         raw_path = scope.get("raw_path") or path.encode()
         if not proxy.path_is_safe(raw_path):
-            return JSONResponse({"error": "not found", "path": path[:200]}, status_code=404)
+            return errors.not_found(path)
         backend = scope["state"]["backend"]
         principal_token = None
         mode = routing.auth_for(path, method)
@@ -415,6 +415,6 @@ def create_app(
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def not_found(request: Request, path: str) -> Response:
-        return JSONResponse({"error": "not found", "path": request.url.path[:200]}, status_code=404)
+        return errors.not_found(request.url.path)
 
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import time
 import uuid
@@ -174,3 +175,55 @@ class ObserveMiddleware:
                 DURATION.labels(self.component, route, scope["method"]).observe(
                     time.perf_counter() - started
                 )
+
+
+class ErrorBoundary:
+    """The outermost ASGI layer of a component's HTTP app.
+
+    Starlette answers an unhandled exception with the app's 500 (its
+    ``ServerErrorMiddleware``) and then raises it again for the server, and uvicorn
+    closes the connection without saying so. A client that keeps connections alive
+    (the gateway) then sends its next request down a closed connection and gets an
+    error for a request nobody saw. Here an exception that escapes *after* the
+    response was sent is logged and goes no further, so the connection stays usable;
+    one that escapes before any response is passed on as before.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def tracking_send(message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if not answered:
+                raise
+            logging.getLogger(__name__).error(
+                "unhandled error after the response to %s %s was sent",
+                scope.get("method", ""),
+                route_label(scope),
+                exc_info=True,
+            )
+
+
+def route_label(scope) -> str:
+    """The path of a request with ids left out (a log label: no personal data): a
+    segment of 8 or more characters with a digit in it, or with an ``@``, is ``{id}``."""
+
+    def label(segment: str) -> str:
+        if "@" in segment or (len(segment) >= 8 and any(c.isdigit() for c in segment)):
+            return "{id}"
+        return segment
+
+    return "/".join(label(part) for part in scope.get("path", "").split("/"))[:200]

@@ -27,7 +27,7 @@ from govkit.consumer import ConsumerSpec, EventConsumer
 from govkit.db import Database
 from govkit.events import connect, ensure_streams
 from govkit.grpc_server import GrpcServer
-from govkit.http import add_probes
+from govkit.http import ErrorBoundary, add_probes
 from govkit.logging import configure_logging
 from govkit.outbox import MessagingTables, OutboxRelay
 from govkit.settings import ComponentSettings
@@ -108,6 +108,9 @@ class Component:
         self.messaging_ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         add_probes(self.http_app, component=self.name, checks=self.readiness_checks())
+        # A service behind the gateway never redirects /path/ to /path: the redirect
+        # would carry its own address, not the public origin's.
+        self.http_app.router.redirect_slashes = False
         instrument_fastapi(self.http_app)
         if self.database is not None:
             instrument_sqlalchemy(self.database.engine)
@@ -181,7 +184,7 @@ class Component:
             loop.add_signal_handler(sig, stop_requested.set)
         await self.start()
         config = uvicorn.Config(
-            self.http_app,
+            ErrorBoundary(self.http_app),
             host=self.settings.host,
             port=self.settings.http_port,
             log_config=None,

@@ -15,6 +15,7 @@ import base64
 import uuid
 
 import grpc
+from sqlalchemy.exc import IntegrityError
 
 from govkit.errors import InvalidArgumentError, PermissionDeniedError
 from govplat.notify.v1 import notify_service_pb2 as pb
@@ -137,15 +138,25 @@ class NotifyServiceServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         else:
             identifier = None
         schemas.validate(data, schemas.POST_EMAIL if kind == "email" else schemas.POST_SMS)
-        async with self.context.db.write() as session:
-            sent = await notifications_service.send_in(
-                session,
-                caller,
-                kind,
-                data,
-                email_domain=self.context.settings.email_from_domain,
-                notification_id=identifier,
-            )
+        try:
+            async with self.context.db.write() as session:
+                sent = await notifications_service.send_in(
+                    session,
+                    caller,
+                    kind,
+                    data,
+                    email_domain=self.context.settings.email_from_domain,
+                    notification_id=identifier,
+                )
+        except IntegrityError:
+            if identifier is None:
+                raise
+            # The same request_id at the same moment: the first one made it.
+            async with self.context.db.read() as session:
+                existing = await repository.notification(session, identifier)
+            if existing is None:
+                raise
+            return existing
         async with self.context.db.read() as session:
             stored = await repository.notification(session, sent.id)
         if stored is None:  # a smoke-test recipient: answered, never stored

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError
+from govkit.http import route_label
 from notify.context import Context
 from notify.errors import NotifyError
 from notify.http_api import admin, v2
@@ -106,7 +107,9 @@ def create_app(context: Context) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s", request.url.path)
+        # The type only: the traceback (which may quote values) is logged once, by
+        # govkit.http.ErrorBoundary, outside the app.
+        log.error("unexpected %s on %s", type(error).__name__, route_label(request.scope))
         if _is_admin(request):
             return JSONResponse({"error": "INTERNAL", "message": "internal error"}, status_code=500)
         return JSONResponse(

@@ -12,7 +12,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from govkit.errors import NotFoundError, UnauthenticatedError
 from notify import repository
@@ -35,9 +35,9 @@ class SettingsIn(_Admin):
     email_from: str | None = Field(default=None, max_length=64)
     email_reply_to: str | None = Field(default=None, max_length=320)
     sms_sender: str | None = Field(default=None, max_length=16)
-    prefix_sms: bool | None = None
+    prefix_sms: StrictBool | None = None
     permissions: list[str] | None = Field(default=None, max_length=20)
-    restricted: bool | None = None
+    restricted: StrictBool | None = None
     team_members: list[str] | None = Field(default=None, max_length=1000)
     guest_list: list[str] | None = Field(default=None, max_length=1000)
     letter_contact_block: str | None = Field(default=None, max_length=2000)
@@ -156,7 +156,7 @@ def create_router(context: Context) -> APIRouter:
 
     @router.get("/services/{service_id}")
     async def get_service(service_id: str) -> dict:
-        """A service's settings (made with the defaults if it has none yet)."""
+        """A service's settings (the defaults, if it has none yet)."""
         return settings_json(await services_service.get_settings(db, _service_id(service_id)))
 
     @router.put("/services/{service_id}")

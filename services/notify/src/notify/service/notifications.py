@@ -547,8 +547,8 @@ async def letter_pdf(db: Database, caller: Caller, notification_id: str) -> byte
         raise bad_request("Notification is not a letter")
     if notification.status == "virus-scan-failed":
         raise bad_request("File did not pass the virus scan")
-    if notification.status == "technical-failure":
-        raise bad_request("PDF not available for letters in technical-failure")
+    if notification.status in ("technical-failure", "validation-failed"):
+        raise bad_request(f"PDF not available for letters in {notification.status}")
     async with db.read() as session:
         pdf = await repository.letter_pdf(session, notification.id)
     if pdf is None or notification.status == "pending-virus-check":

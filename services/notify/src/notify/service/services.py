@@ -47,12 +47,9 @@ def members(service: NotifyService) -> frozenset[str]:
     return frozenset(item for item in listed if item)
 
 
-async def settings_in(session: AsyncSession, service_id: str) -> NotifyService:
-    """The service's settings, made with the defaults when it has none yet."""
-    found = await repository.service(session, service_id)
-    if found is not None:
-        return found
-    service = NotifyService(
+def defaults(service_id: str) -> NotifyService:
+    """The settings a service has until an operator changes them (not stored)."""
+    return NotifyService(
         id=service_id,
         name="govplat service",
         email_from="notifications",
@@ -64,6 +61,14 @@ async def settings_in(session: AsyncSession, service_id: str) -> NotifyService:
         guest_list="",
         created_at=utcnow(),
     )
+
+
+async def settings_in(session: AsyncSession, service_id: str) -> NotifyService:
+    """The service's settings, made with the defaults when it has none yet."""
+    found = await repository.service(session, service_id)
+    if found is not None:
+        return found
+    service = defaults(service_id)
     try:
         async with session.begin_nested():
             session.add(service)
@@ -216,6 +221,6 @@ def _valid_email(value: str, field: str) -> str:
 
 
 async def get_settings(db: Database, service_id: str) -> NotifyService:
-    """A service's settings (made with the defaults if it has none)."""
-    async with db.write() as session:
-        return await settings_in(session, service_id)
+    """A service's settings, or the defaults it would have (reading stores nothing)."""
+    async with db.read() as session:
+        return await repository.service(session, service_id) or defaults(service_id)

@@ -40,6 +40,8 @@ def placeholder_names(*texts: str | None) -> list[str]:
         for match in PLACEHOLDER.finditer(text or ""):
             name = _name(match.group(1)).strip()
             key = normalise_name(name)
+            if not key:  # ((  )) or ((??text)): no name, so plain text, never required
+                continue
             if key not in seen:
                 seen.add(key)
                 names.append(name)
@@ -99,6 +101,8 @@ def fill(
 
     def replace(match: re.Match[str]) -> str:
         body = match.group(1)
+        if not normalise_name(_name(body)):
+            return match.group(0)
         if "??" in body:
             flag, conditional = body.split("??", 1)
             value = personalisation.get(flag)
