@@ -122,14 +122,15 @@ def test_a_live_email_reaches_the_smtp_server_and_a_test_email_only_the_sandbox_
 
 class SmsProvider:
     """A text message provider's API over a real socket: it takes ``Idempotency-Key``
-    (a repeated key answers the first result and sends nothing), and is slow enough
-    (``delay`` seconds a message) for a batch to be caught half-way."""
+    (a repeated key answers the first result and sends nothing). It sends a message
+    the moment it receives it, but holds its answers while :attr:`holding` is set, so
+    that a test can catch notify with messages in flight."""
 
-    def __init__(self, delay: float = 0.1) -> None:
-        self.delay = delay
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sent: dict[str, dict] = {}
         self.calls: Counter[str] = Counter()
+        self.holding = threading.Event()
         self.port = free_port()
         app = FastAPI()
 
@@ -139,7 +140,6 @@ class SmsProvider:
 
             key = request.headers["idempotency-key"]
             body = await request.json()
-            await asyncio.sleep(self.delay)
             with self.lock:
                 self.calls[key] += 1
                 if key not in self.sent:
@@ -148,7 +148,10 @@ class SmsProvider:
                         "status": "delivered",
                         "to": body["to"],
                     }
-                return self.sent[key]
+                answer = self.sent[key]
+            while self.holding.is_set():
+                await asyncio.sleep(0.01)
+            return answer
 
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
@@ -234,7 +237,8 @@ def test_killing_notify_mid_batch_and_restarting_it_sends_every_accepted_notific
     private, public = new_key_pair()
     signer = PrincipalSigner(private)
     service_id = str(uuid.uuid4())
-    with SmsProvider(delay=0.1) as sms_provider:
+    with SmsProvider() as sms_provider:
+        sms_provider.holding.set()  # answers wait until notify has been killed
         notify = NotifyProcess(
             tmp_path,
             database_url,
@@ -298,6 +302,7 @@ def test_killing_notify_mid_batch_and_restarting_it_sends_every_accepted_notific
             assert wait_until(lambda: len(sms_provider.sent) >= 5, timeout=30)
             sent_before_kill = len(sms_provider.sent)
             notify.kill()
+            sms_provider.holding.clear()
             assert sent_before_kill < len(accepted["sms"]), (
                 "the kill came in the middle of the batch"
             )
