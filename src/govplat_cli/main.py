@@ -66,14 +66,15 @@ def _add_admin_commands() -> None:
     from govplat_cli.registers_commands import registers_app
 
     app.add_typer(registers_app, name="registers")
-    from govplat_cli.registers_commands import registers_app
-
-    app.add_typer(registers_app, name="registers")
 
     from govplat_cli.notify_commands import notify_app, templates_app
 
     app.add_typer(templates_app, name="templates")
     app.add_typer(notify_app, name="notify")
+
+    from govplat_cli.payments_commands import payments_app
+
+    app.add_typer(payments_app, name="payments")
 
 
 console = Console()

@@ -233,7 +233,7 @@ class Platform:
         if path.exists():
             stored = json.loads(path.read_text())
         changed = False
-        for key in ("identity_secret_key", "identity_admin_token"):
+        for key in ("identity_secret_key", "identity_admin_token", "payments_secret_key"):
             if not stored.get(key):
                 stored[key] = secrets.token_urlsafe(48)
                 changed = True
@@ -251,6 +251,7 @@ class Platform:
             },
             "principal_private_key": stored["principal_private_key"],
             "principal_public_key": stored["principal_public_key"],
+            "payments_secret_key": stored["payments_secret_key"],
         }
         return self._secrets
 
@@ -297,6 +298,8 @@ class Platform:
         # One operator credential for every component's admin API.
         env["GOVPLAT_ADMIN_TOKEN"] = secrets_["identity_admin_token"]
         env["GOVPLAT_PUBLIC_URL"] = self.gateway_url
+        if name == "payments":  # signs the payment pages' cookie
+            env["GOVPLAT_SECRET_KEY"] = secrets_["payments_secret_key"]
         if name == "identity":
             env["GOVPLAT_SECRET_KEY"] = secrets_["identity_secret_key"]
             env["GOVPLAT_ISSUER"] = self.gateway_url

@@ -53,14 +53,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from govkit.pages import STYLESHEETS
 from identity.context import Context
 from identity.pages import account, second_factor, sign_in, sign_up
 from identity.pages.forms import page_router
 from identity.pages.journey import Journey
-from identity.pages.rendering import STATIC_DIR
 
 #: The stylesheets served under ``/account-assets/`` (read once).
-_ASSETS = {path.name: path.read_bytes() for path in STATIC_DIR.glob("*.css")}
+_ASSETS = STYLESHEETS
 
 
 def create_router(context: Context) -> APIRouter:

@@ -6,39 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from govkit import pages
 from identity.pages.forms import CSRF_COOKIE, Page, csrf_token_of, new_csrf_cookie, with_request
 from identity.security import SecretBox
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
-STATIC_DIR = Path(__file__).parent.parent / "static"
+STATIC_DIR = pages.STATIC_DIR
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    # No form-action: after a form post, /authorize/continue redirects to the
-    # relying party, and browsers check form-action on every redirect.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-}
+# No form-action in the Content-Security-Policy: after a form post, /authorize/continue
+# redirects to the relying party, and browsers check form-action on every redirect.
+SECURITY_HEADERS = pages.SECURITY_HEADERS
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_environment = pages.environment(TEMPLATES_DIR)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n govplat/payments/v1/events.proto\x12\x13govplat.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n\x0ePaymentCreated\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x01\n\x10PaymentSucceeded\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceed_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08key_type\x18\t \x01(\t\"E\n\rPaymentFailed\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"H\n\x0fRefundSucceeded\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n govplat/payments/v1/events.proto\x12\x13govplat.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\x0ePaymentCreated\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x61uthorisation_mode\x18\x06 \x01(\t\x12\x10\n\x08key_type\x18\x07 \x01(\t\"\xf6\x01\n\x10PaymentSucceeded\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceed_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08key_type\x18\t \x01(\t\"U\n\rPaymentFailed\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\"H\n\x0fRefundSucceeded\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\">\n\x14WebhookMessageQueued\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nwebhook_id\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govplat.payments.v1.events_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PAYMENTCREATED']._serialized_start=91
-  _globals['_PAYMENTCREATED']._serialized_end=231
-  _globals['_PAYMENTSUCCEEDED']._serialized_start=234
-  _globals['_PAYMENTSUCCEEDED']._serialized_end=480
-  _globals['_PAYMENTFAILED']._serialized_start=482
-  _globals['_PAYMENTFAILED']._serialized_end=551
-  _globals['_REFUNDSUCCEEDED']._serialized_start=553
-  _globals['_REFUNDSUCCEEDED']._serialized_end=625
+  _globals['_PAYMENTCREATED']._serialized_end=277
+  _globals['_PAYMENTSUCCEEDED']._serialized_start=280
+  _globals['_PAYMENTSUCCEEDED']._serialized_end=526
+  _globals['_PAYMENTFAILED']._serialized_start=528
+  _globals['_PAYMENTFAILED']._serialized_end=613
+  _globals['_REFUNDSUCCEEDED']._serialized_start=615
+  _globals['_REFUNDSUCCEEDED']._serialized_end=687
+  _globals['_WEBHOOKMESSAGEQUEUED']._serialized_start=689
+  _globals['_WEBHOOKMESSAGEQUEUED']._serialized_end=751
 # @@protoc_insertion_point(module_scope)
