@@ -5,8 +5,8 @@ sandbox card gateway behind it.
 answers with GOV.UK Pay's sandbox test cards (``SandboxCardNumbers``):
 
 - authorised: 4242424242424242, 4444333322221111, 4000056655665556 (Visa debit),
-  5105105105105100 (Mastercard debit), 371449635398431 (American Express) and Pay's
-  other good sandbox numbers;
+  5105105105105100 (Mastercard debit), 371449635398431 (American Express),
+  222100000000000 (Mastercard credit, 15 digits) and Pay's other good sandbox numbers;
 - declined (failed, ``P0010``): 4000000000000002;
 - expired card (failed, ``P0010``): 4000000000000069;
 - CVC error (failed, ``P0010``): 4000000000000127;
@@ -39,6 +39,7 @@ SANDBOX_CARDS: dict[str, tuple[str, str | None, str]] = {
     "6011000990139424": (AUTHORISED, "credit", ""),
     "36148900647913": (AUTHORISED, "credit", ""),
     "4917610000000000003": (AUTHORISED, "debit", ""),
+    "222100000000000": (AUTHORISED, "credit", ""),
     "4000000000000010": (AUTHORISED, "credit", ""),
     "4000160000000004": (AUTHORISED, "debit", ""),
     "4000020000000000": (AUTHORISED, "credit", ""),

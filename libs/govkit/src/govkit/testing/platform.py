@@ -114,11 +114,18 @@ def start_platform(
         text=True,
     )
     output: list[str] = []
+    ready = False
     for line in process.stdout:
         output.append(line)
         if "Press Ctrl-C to stop" in line:
+            ready = True
             break
-    if process.poll() is not None:
+    if not ready:  # its output ended: it is exiting, though it may not have exited yet
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if not ready or process.poll() is not None:
         for url in databases:
             drop_postgres_database(url)
         raise AssertionError("govplat up exited:\n" + "".join(output))
