@@ -61,6 +61,8 @@ class Receiver:
 
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: path → what to do before refusing a message's first delivery there.
+    before_refusing: dict = field(default_factory=dict)
 
     def start(self) -> None:
         receiver = self
@@ -81,6 +83,8 @@ class Receiver:
                     receiver.deliveries.append(
                         Delivery(self.path, dict(self.headers.items()), body, status)
                     )
+                if status == 500 and self.path in receiver.before_refusing:
+                    receiver.before_refusing[self.path]()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -234,16 +238,35 @@ def subscribe_with_the_cli(platform, callback_url: str) -> dict:
     return json.loads(done.stdout)
 
 
-def subscribe_with_the_admin_api(platform, callback_url: str, event_types: list[str]) -> dict:
-    service_id = platform.credentials()["sandbox_service_id"]
-    response = httpx.post(
-        f"{platform.gateway_url}/admin/payments/services/{service_id}/webhooks",
-        json={"callback_url": callback_url, "event_types": event_types},
+def admin(platform, method: str, path: str, **kwargs) -> dict:
+    """Payments' admin API through the gateway, with the operator token."""
+    response = httpx.request(
+        method,
+        f"{platform.gateway_url}/admin/payments{path}",
         headers={"Authorization": f"Bearer {platform.secrets()['identity_admin_token']}"},
         timeout=15,
+        **kwargs,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code in (200, 201), response.text
     return response.json()
+
+
+def subscribe_with_the_admin_api(platform, callback_url: str, event_types: list[str]) -> dict:
+    service_id = platform.credentials()["sandbox_service_id"]
+    return admin(
+        platform,
+        "POST",
+        f"/services/{service_id}/webhooks",
+        json={"callback_url": callback_url, "event_types": event_types},
+    )
+
+
+def messages_of(platform, webhook: dict) -> list[dict]:
+    """What the operators see of a webhook's messages."""
+    service_id = platform.credentials()["sandbox_service_id"]
+    return admin(platform, "GET", f"/services/{service_id}/webhooks/{webhook['id']}/messages")[
+        "messages"
+    ]
 
 
 def wait_for(check, timeout: float, what: str):
@@ -396,15 +419,37 @@ def test_every_event_arrives_signed_at_least_once_also_after_a_500(platform, rec
     assert {r["amount_submitted"] for r in refunded} == {500, 800}
 
     # The operators' view of the same deliveries.
-    service_id = platform.credentials()["sandbox_service_id"]
-    messages = httpx.get(
-        f"{platform.gateway_url}/admin/payments/services/{service_id}/webhooks/"
-        f"{every['id']}/messages",
-        headers={"Authorization": f"Bearer {platform.secrets()['identity_admin_token']}"},
-        timeout=15,
-    ).json()["messages"]
+    messages = messages_of(platform, every)
     assert len(messages) == len({_message_id(d) for d in receiver.at("/hooks/every")})
     for message in messages:
         assert message["status"] == "delivered"
         assert message["attempts"] >= 2
         assert message["last_status_code"] == 200
+
+
+def test_a_webhook_turned_off_after_a_failed_attempt_is_not_tried_again(platform, receiver):
+    agency = Agency(platform, f"{receiver.origin}/back")
+    hook = subscribe_with_the_admin_api(
+        platform, f"{receiver.origin}/hooks/off", ["card_payment_succeeded"]
+    )
+    service_id = platform.credentials()["sandbox_service_id"]
+    receiver.before_refusing["/hooks/off"] = lambda: admin(
+        platform, "POST", f"/services/{service_id}/webhooks/{hook['id']}/deactivate"
+    )
+
+    paid = agency.pay(agency.create(), "4242424242424242")
+    assert paid["state"]["status"] == "success"
+    wait_for(lambda: receiver.at("/hooks/off"), 30, "the first attempt")
+    wait_for(
+        lambda: messages_of(platform, hook)[0]["status"] == "will_not_send",
+        30,
+        "the retry found the webhook off",
+    )
+
+    (attempt,) = receiver.at("/hooks/off")
+    assert attempt.answered == 500
+    assert signed_by(hook["signing_secret"], attempt)
+    (message,) = messages_of(platform, hook)
+    assert message["attempts"] == 1 and message["last_status_code"] == 500
+    time.sleep(1.5)  # a retry would have come a second later
+    assert len(receiver.at("/hooks/off")) == 1

@@ -91,11 +91,17 @@ class ServiceSite:
     def __init__(self) -> None:
         visits: list[str] = []
         self.visits = visits
+        #: path → a page of the service's own (else a "Thank you" page).
+        pages: dict[str, bytes] = {}
+        self.pages = pages
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 visits.append(self.path)
-                body = b"<!DOCTYPE html><html lang='en'><title>Back</title><h1>Thank you</h1>"
+                body = pages.get(
+                    self.path,
+                    b"<!DOCTYPE html><html lang='en'><title>Back</title><h1>Thank you</h1>",
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -421,6 +427,29 @@ def test_concurrent_confirms_of_one_form_take_the_payment_once(
     assert get_payment(pay, created["payment_id"])["state"]["status"] == "success"
 
 
+def test_a_service_page_can_send_the_payer_with_next_url_post(
+    running_platform, pay, page, service_site
+):
+    return_url = service_site.return_url()
+    created = create_payment(pay, return_url)
+    post = created["_links"]["next_url_post"]
+    assert post["type"] == "application/x-www-form-urlencoded"
+    service_site.pages["/checkout"] = (
+        "<!DOCTYPE html><html lang='en'><title>Checkout</title>"
+        f"<form method='post' action='{post['href']}'>"
+        f"<input type='hidden' name='chargeTokenId' value='{post['params']['chargeTokenId']}'>"
+        "<button>Pay now</button></form>"
+    ).encode()
+    page.goto(f"{service_site.origin}/checkout")
+    page.get_by_role("button", name="Pay now").click()
+    page.wait_for_url(re.compile(r"/pay/card-details/"))
+    fill_card_details(page, "4000056655665556")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Confirm payment").click()
+    page.wait_for_url(return_url)
+    assert get_payment(pay, created["payment_id"])["state"]["status"] == "success"
+
+
 def test_a_used_next_url_does_not_open_the_form_again(
     running_platform, pay, page, chromium, service_site
 ):
@@ -494,3 +523,24 @@ def test_the_payer_can_cancel_on_the_confirmation_page(running_platform, pay, pa
     payment = get_payment(pay, created["payment_id"])
     assert payment["state"]["code"] == "P0030"
     assert success_events(pay, created["payment_id"]) == []
+
+
+def test_a_payment_the_service_cancelled_meanwhile_is_not_paid(
+    running_platform, pay, page, service_site
+):
+    created = create_payment(pay, service_site.return_url())
+    page.goto(created["_links"]["next_url"]["href"])
+    fill_card_details(page, "4242424242424242")
+    assert pay.post(f"/v1/payments/{created['payment_id']}/cancel").status_code == 204
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/pay/result/"))
+    assert page.locator("h1").inner_text() == "Your payment has been cancelled"
+    assert "The service cancelled this payment" in page.locator("main").inner_text()
+    payment = get_payment(pay, created["payment_id"])
+    assert payment["state"] == {
+        "status": "cancelled",
+        "finished": True,
+        "code": "P0040",
+        "message": "Payment was cancelled by the service",
+    }
+    assert "card_details" not in payment

@@ -13,7 +13,9 @@ payment changes, one message per matching webhook is written in the same transac
   "resource_type": "payment", "event_type", "resource"}`` (``resource``: the payment,
   without ``_links``);
 - any 2xx is delivered; otherwise it is retried 60 seconds, 5 minutes, 1 hour, 1 day
-  and 2 days later (``WEBHOOK_RETRY_SECONDS``), then given up (status ``failed``).
+  and 2 days later (``WEBHOOK_RETRY_SECONDS``), then given up (status ``failed``);
+- a webhook deactivated before an attempt gets no more attempts (``will_not_send``),
+  as Pay checks at each one.
 
 At least once: a receiver may get a message twice, or out of order, and should use
 ``webhook_message_id``.
@@ -210,7 +212,7 @@ class Deliveries:
         return len(self.retry_delays) + 1
 
     async def on_event(self, event: Event) -> None:
-        """Deliver one queued message.
+        """Deliver one queued message (not to a webhook that is no longer active).
 
         Raises:
             DeliveryFailed: the receiver failed and attempts remain (retried later).
@@ -220,6 +222,13 @@ class Deliveries:
             message = await repository.webhook_message(session, queued.message_id)
             webhook = await session.get(Webhook, queued.webhook_id) if message else None
         if message is None or webhook is None or message.status == "delivered":
+            return
+        if webhook.status != "active":
+            # Pay checks at each attempt: a webhook turned off since is not sent to.
+            async with self.db.write() as session:
+                stored = await session.get(WebhookMessage, message.id)
+                if stored is not None and stored.status != "delivered":
+                    stored.status = "will_not_send"
             return
         status_code = None
         try:
