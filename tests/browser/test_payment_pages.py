@@ -314,6 +314,11 @@ def test_a_payment_completes_without_javascript(running_platform, pay, chromium,
         return_url = service_site.return_url()
         created = create_payment(pay, return_url, email=None)
         page.goto(created["_links"]["next_url"]["href"])
+        fill_card_details(page, "4242424242424242", email="not an address")
+        page.get_by_role("button", name="Continue").click()
+        # The error summary takes the focus without any script.
+        assert page.evaluate("document.activeElement.className") == "error-summary"
+        assert page.get_by_role("alert").get_by_role("link").get_attribute("href") == "#email"
         fill_card_details(page, "4242424242424242", email="no-script@example.org")
         page.get_by_role("button", name="Continue").click()
         page.wait_for_url(re.compile(r"/pay/confirm/"))
