@@ -1,6 +1,7 @@
 """GOV.UK Pay's representations of payments, refunds and agreements (what the API, the
 search results and webhook payloads show). Nulls are left out, as Pay's serialiser
-leaves them out; times are UTC ``YYYY-MM-DDThh:mm:ss.SSSZ``."""
+leaves them out, except in ``card_details``, whose keys Pay always writes; times are
+UTC ``YYYY-MM-DDThh:mm:ss.SSSZ``."""
 
 from __future__ import annotations
 
@@ -47,12 +48,35 @@ def refund_summary(payment: Payment, refunded: int) -> dict:
     return {"status": status, "amount_available": available, "amount_submitted": refunded}
 
 
+#: ``card_details``' keys: pay-publicapi's ``CardDetails`` is serialised with
+#: ``@JsonInclude(ALWAYS)``, so every key is there, null when not known.
+CARD_DETAILS_KEYS = (
+    "last_digits_card_number",
+    "first_digits_card_number",
+    "cardholder_name",
+    "expiry_date",
+    "billing_address",
+    "card_brand",
+    "card_type",
+)
+
+
+def card_details_json(values: dict) -> dict:
+    """Pay's ``card_details`` from what is known of a card: every key of
+    :data:`CARD_DETAILS_KEYS`, null when not known (``first_digits_card_number``
+    always is: a card number's first digits are never kept)."""
+    return {key: values.get(key) for key in CARD_DETAILS_KEYS}
+
+
 def card_details(payment: Payment) -> dict | None:
     """``card_details`` once the payer gave a card (brand, type, last digits, expiry,
-    name, billing address: never the number)."""
+    name, billing address: never the number); before that, the
+    ``prefilled_cardholder_details`` the service sent (name and address, as Pay's
+    create and get answers show them); ``None`` without either."""
     if payment.card_brand is None and payment.cardholder_name is None:
-        return None
-    return _drop_none(
+        prefilled = json.loads(payment.prefilled) if payment.prefilled else None
+        return card_details_json(prefilled) if prefilled else None
+    return card_details_json(
         {
             "last_digits_card_number": payment.card_last_digits,
             "cardholder_name": payment.cardholder_name,
@@ -132,7 +156,8 @@ def payment_json(
         "card_details": card_details(payment),
         "card_brand": payment.card_brand,
         "authorisation_mode": payment.authorisation_mode,
-        "agreement_id": payment.agreement_id or payment.set_up_agreement,
+        # Search results never show it (pay-publicapi's PaymentForSearchResult passes null).
+        "agreement_id": None if search else payment.agreement_id or payment.set_up_agreement,
         "agreement_payment_type": payment.agreement_payment_type,
     }
     if links:
@@ -165,7 +190,7 @@ def agreement_json(agreement: Agreement) -> dict:
         instrument = {
             "type": "card",
             "created_date": pay_time(agreement.instrument_created_at),
-            "card_details": json.loads(agreement.instrument),
+            "card_details": card_details_json(json.loads(agreement.instrument)),
         }
     return _drop_none(
         {

@@ -260,7 +260,8 @@ def create_router(context: Context) -> APIRouter:
 
     @router.get("/disputes")
     async def search_disputes(request: Request) -> Response:
-        """Disputes (chargebacks): the sandbox acquirer has none."""
+        """Disputes (chargebacks): the sandbox acquirer has none. The page links are
+        ``links``, not ``_links`` (pay-publicapi's ``DisputesSearchResults``)."""
         caller = caller_of(context, request, write=False)
         params = _params(request)
         bad: list[str] = []
@@ -270,7 +271,9 @@ def create_router(context: Context) -> APIRouter:
         empty = search.SearchPage(
             0, page, [], search._links(origin, "/v1/disputes", params, page, size, 0)
         )
-        return JSONResponse(search_json(empty, []), headers=NO_STORE)
+        body = search_json(empty, [])
+        body["links"] = body.pop("_links")
+        return JSONResponse(body, headers=NO_STORE)
 
     @router.post("/auth", status_code=204)
     async def authorise_moto(request: Request) -> Response:
