@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -97,7 +97,7 @@ def reconcile(
     """Print one day's ledger as CSV: every payment taken and refund paid, then the totals."""
     from govplat_cli.main import fail
 
-    day = day or date.today().isoformat()
+    day = day or datetime.now(UTC).date().isoformat()
     try:
         date.fromisoformat(day)
     except ValueError:

@@ -28,7 +28,9 @@ async def test_a_request_without_a_principal_gets_pays_401(pay, path: str) -> No
         assert_pay_401(await client.post(path, json={"amount": 100}))
 
 
-async def test_a_principal_for_another_component_an_expired_one_or_a_forged_one_gets_pays_401(pay) -> None:
+async def test_a_principal_for_another_component_an_expired_one_or_a_forged_one_gets_pays_401(
+    pay,
+) -> None:
     caller = Principal("org", pay.service_id, "test", (), "key", "payments")
     stranger = PrincipalSigner(new_key_pair()[0])
     for headers in (
@@ -68,7 +70,9 @@ async def test_an_access_token_needs_the_payments_scope_for_what_it_does(pay, pa
         ("POST", "/v1/agreements/agr_1/cancel", "P2500"),
     ],
 )
-async def test_a_resource_that_does_not_exist_gets_pays_not_found_code(pay, method, path, code) -> None:
+async def test_a_resource_that_does_not_exist_gets_pays_not_found_code(
+    pay, method, path, code
+) -> None:
     async with pay.http("test") as client:
         reply = await client.request(method, path, json={"amount": 100})
     assert reply.status_code == 404

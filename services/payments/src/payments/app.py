@@ -15,13 +15,14 @@ from payments.acquirer import SandboxAcquirer
 from payments.config import Settings
 from payments.context import Context
 from payments.service.agreements import RecurringPayments
-from payments.service.payments import expire_forever
+from payments.service.payments import sweep_forever
 from payments.service.webhooks import Deliveries
 
 
 def build(settings: Settings | None = None) -> Component:
     """The payments component, ready to ``serve()``: the Pay API, the payment pages, the
-    webhook and recurring-payment consumers, and the expiry sweeper.
+    webhook and recurring-payment consumers, and the sweeper (expiry, unanswered
+    captures and refunds).
 
     Raises:
         govkit.settings.ConfigurationError: when the environment is incomplete.
@@ -67,8 +68,8 @@ def build(settings: Settings | None = None) -> Component:
 
     async def on_start(_component: Component) -> None:
         sweeper["task"] = asyncio.create_task(
-            expire_forever(context.payments, _component.stop_event, settings.expiry_sweep_seconds),
-            name="payments-expiry",
+            sweep_forever(context.payments, _component.stop_event, settings.expiry_sweep_seconds),
+            name="payments-sweeper",
         )
 
     async def on_stop(_component: Component) -> None:

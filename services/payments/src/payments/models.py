@@ -58,6 +58,7 @@ class Payment(Base):
         Index("ix_payment_search", "account", "created_at", "id"),
         Index("ix_payment_expiry", "finished", "created_at"),
         Index("ix_payment_reference", "account", "reference"),
+        Index("ix_payment_uncaptured", "status", "capture_submitted_at", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
@@ -145,6 +146,7 @@ class Refund(Base):
     __table_args__ = (
         Index("ix_refund_payment", "payment_id", "created_at"),
         Index("ix_refund_search", "account", "created_at", "id"),
+        Index("ix_refund_status", "status", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)

@@ -152,6 +152,35 @@ async def expirable(
     return list((await session.execute(query)).scalars())
 
 
+async def uncaptured(session: AsyncSession, *, before: datetime, limit: int = 500) -> list[str]:
+    """Ids of ``success`` payments the acquirer has not captured, last changed before
+    ``before``."""
+    query = (
+        select(Payment.id)
+        .where(
+            Payment.status == "success",
+            Payment.capture_submitted_at.is_(None),
+            Payment.updated_at < before,
+        )
+        .order_by(Payment.updated_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def unsettled_refunds(
+    session: AsyncSession, *, before: datetime, limit: int = 500
+) -> list[str]:
+    """Ids of refunds still ``submitted``, created before ``before``."""
+    query = (
+        select(Refund.id)
+        .where(Refund.status == "submitted", Refund.created_at < before)
+        .order_by(Refund.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def webhooks_for(session: AsyncSession, account: str) -> list[Webhook]:
     """The active webhooks of an account."""
     query = select(Webhook).where(Webhook.account == account, Webhook.status == "active")

@@ -30,6 +30,7 @@ from payments.errors import PayError, missing, not_found, unparseable
 from payments.models import Agreement, IdempotencyKey, Payment
 from payments.service import REJECTED, Caller, new_id
 from payments.service.payments import transition
+from payments.service.settlement import ask, capture
 from payments.validation import idempotency_key_of, text_of
 
 
@@ -194,7 +195,12 @@ class RecurringPayments:
     origin: str
 
     async def on_event(self, event: Event) -> None:
-        """Authorise and capture a new agreement payment on its agreement's card."""
+        """Authorise a new agreement payment on its agreement's card; ``success`` then
+        capture (:mod:`payments.service.settlement`).
+
+        Raises:
+            AcquirerUnavailable: the acquirer did not answer (the event is redelivered).
+        """
         created = event.parse(events_pb2.PaymentCreated)
         if created.authorisation_mode != "agreement":
             return
@@ -207,10 +213,9 @@ class RecurringPayments:
         if agreement is None or agreement.status != "active" or not token:
             outcome, provider_id = "declined", None
         else:
-            answer = await self.acquirer.authorise_recurring(payment.id, token, payment.amount)
+            # Unanswered: raised, so the event comes again (calls are keyed by the id).
+            answer = await ask(self.acquirer.authorise_recurring(payment.id, token, payment.amount))
             outcome, provider_id = answer.outcome, answer.provider_id
-        if outcome == AUTHORISED:
-            await self.acquirer.capture(payment.id, provider_id or "")
         async with self.db.write() as session:
             payment = await repository.payment(session, created.payment_id, lock=True)
             if payment is None or payment.status != "created":
@@ -229,3 +234,5 @@ class RecurringPayments:
                 await transition(session, payment, "success", origin=self.origin)
             else:
                 await transition(session, payment, "failed", REJECTED, origin=self.origin)
+        if outcome == AUTHORISED:
+            await capture(self.db, self.acquirer, created.payment_id)

@@ -6,8 +6,8 @@
    code, name, address) and sent to the acquirer: ``submitted`` when authorised,
    ``failed`` (``P0010``) when declined, ``error`` (``P0050``) otherwise. The card number
    and security code go no further than the acquirer adapter.
-3. :func:`confirm`: the payer confirms: ``success`` (captured; ``capturable`` for a
-   delayed-capture payment), or :func:`cancel_by_payer`: ``failed`` (``P0030``).
+3. :func:`confirm`: the payer confirms: ``success``, then captured (``capturable`` for
+   a delayed-capture payment), or :func:`cancel_by_payer`: ``failed`` (``P0030``).
 
 Each form carries the payment's current one-time nonce; a POST uses it up atomically
 (under the payment's row lock), so the same form sent twice, or a form from another
@@ -31,6 +31,7 @@ from payments.models import Payment
 from payments.service import PROVIDER_ERROR, REJECTED, USER_CANCELLED
 from payments.service.agreements import activate
 from payments.service.payments import Payments, token_hash, transition
+from payments.service.settlement import AcquirerUnavailable, ask, capture, release
 
 
 def _valid_email(address: str) -> bool:
@@ -199,12 +200,20 @@ async def submit_card(payments: Payments, payment_id: str, nonce: str, form: Car
             return payment
         amount = payment.amount
     card, number = checked
-    answer = await payments.acquirer.authorise(payment_id, number, amount)
+    try:
+        answer = await ask(payments.acquirer.authorise(payment_id, number, amount))
+    except AcquirerUnavailable:
+        # No answer is no authorisation the platform knows of: Pay's "error" (P0050);
+        # an authorisation made all the same lapses uncaptured.
+        answer = None
     del number  # the card number goes no further than the acquirer
     async with payments.db.write() as session:
         payment = await repository.payment(session, payment_id, lock=True)
         if payment is None or payment.status != "started":
             raise PageError("wrong_state", payment)
+        if answer is None:
+            await transition(session, payment, "error", PROVIDER_ERROR, origin=payments.origin)
+            return payment
         payment.provider_id = answer.provider_id
         payment.card_brand = card.brand
         payment.card_type = answer.card_type
@@ -241,8 +250,10 @@ async def submit_card(payments: Payments, payment_id: str, nonce: str, form: Car
 
 
 async def confirm(payments: Payments, payment_id: str, nonce: str) -> Payment:
-    """The payer confirms: ``success`` (the acquirer captures), or ``capturable`` for a
-    delayed-capture payment; a set-up payment activates its agreement.
+    """The payer confirms: ``success`` at once, then the acquirer captures (see
+    :mod:`payments.service.settlement`: an unanswered capture is asked again later);
+    ``capturable`` for a delayed-capture payment. A set-up payment activates its
+    agreement.
 
     Raises:
         PageError: ``stale``, ``finished``, ``wrong_state``.
@@ -250,21 +261,14 @@ async def confirm(payments: Payments, payment_id: str, nonce: str) -> Payment:
     async with payments.db.write() as session:
         payment = await repository.payment(session, payment_id, lock=True)
         _use_nonce(payment, nonce, expected_status="submitted")
-        provider_id, delayed = payment.provider_id or "", payment.delayed_capture
-    if not delayed:
-        await payments.acquirer.capture(payment_id, provider_id)
-    async with payments.db.write() as session:
-        payment = await repository.payment(session, payment_id, lock=True)
-        if payment is None or payment.status != "submitted":
-            raise PageError("wrong_state", payment)
-        if delayed:
-            await transition(session, payment, "capturable", origin=payments.origin)
-        else:
-            await transition(session, payment, "success", origin=payments.origin)
+        status = "capturable" if payment.delayed_capture else "success"
+        await transition(session, payment, status, origin=payments.origin)
         if payment.set_up_agreement:
             await activate(session, payment, payment.instrument_token)
             payment.instrument_token = None
-        return payment
+    if status == "success":
+        await capture(payments.db, payments.acquirer, payment_id)
+    return payment
 
 
 async def cancel_by_payer(payments: Payments, payment_id: str, nonce: str) -> Payment:
@@ -278,8 +282,7 @@ async def cancel_by_payer(payments: Payments, payment_id: str, nonce: str) -> Pa
         _use_nonce(payment, nonce, expected_status=None)
         provider_id = payment.provider_id
         await transition(session, payment, "failed", USER_CANCELLED, origin=payments.origin)
-    if provider_id:
-        await payments.acquirer.cancel(payment_id, provider_id)
+    await release(payments.acquirer, payment_id, provider_id)
     return payment
 
 

@@ -1,17 +1,19 @@
 """The ledger: every payment taken and every refund paid, as balanced double entries.
 
-A payment taken (``success``) debits ``card_clearing`` (the acquirer owes the money)
-and credits ``service:<service id>`` (the platform owes it to the service); a refund
-paid does the reverse. Each transaction is written once (a unique line per
-transaction and side), in the same database transaction as the state change, and
-its debits and credits are equal. :func:`reconcile` turns one UTC day into a CSV.
+A payment taken (``success``) debits ``card_clearing:<mode>`` (the acquirer owes the
+money) and credits ``service:<service id>:<mode>`` (the platform owes it to the
+service); a refund paid does the reverse. ``mode`` is ``live`` or ``test``: test
+payments (sandbox cards) are booked apart from real money and totalled apart. Each
+transaction is written once (a unique line per transaction and side), in the same
+database transaction as the state change, and its debits and credits are equal.
+:func:`reconcile` turns one UTC day into a CSV.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,12 +22,22 @@ from govkit.db import Database, utcnow
 from payments import repository
 from payments.models import LedgerLine, Payment, Refund
 
-CLEARING = "card_clearing"
+MODES = ("live", "test")
 
 
-def service_account(service_id: str) -> str:
+def mode_of(payment: Payment) -> str:
+    """``live`` or ``test``: the kind of money a payment is."""
+    return "live" if payment.live else "test"
+
+
+def clearing_account(mode: str) -> str:
+    """The ledger account of what the acquirer owes the platform."""
+    return f"card_clearing:{mode}"
+
+
+def service_account(service_id: str, mode: str) -> str:
     """The ledger account of what the platform owes a service."""
-    return f"service:{service_id}"
+    return f"service:{service_id}:{mode}"
 
 
 async def book(
@@ -69,8 +81,8 @@ async def book_payment(
         transaction_type="payment",
         payment_id=payment.id,
         service_id=payment.service_id,
-        debit=CLEARING,
-        credit=service_account(payment.service_id),
+        debit=clearing_account(mode_of(payment)),
+        credit=service_account(payment.service_id, mode_of(payment)),
         amount=payment.amount,
         when=when or utcnow(),
     )
@@ -86,27 +98,40 @@ async def book_refund(
         transaction_type="refund",
         payment_id=payment.id,
         service_id=payment.service_id,
-        debit=service_account(payment.service_id),
-        credit=CLEARING,
+        debit=service_account(payment.service_id, mode_of(payment)),
+        credit=clearing_account(mode_of(payment)),
         amount=refund.amount,
         when=when or utcnow(),
     )
 
 
+@dataclass
+class Totals:
+    """What one kind of money (``live`` or ``test``) came to on a day (pence)."""
+
+    payments: int = 0
+    refunds: int = 0
+    payment_count: int = 0
+    refund_count: int = 0
+
+    @property
+    def net(self) -> int:
+        """Payments taken less refunds paid."""
+        return self.payments - self.refunds
+
+
 @dataclass(frozen=True)
 class Reconciliation:
-    """One day's ledger: the CSV and its totals (pence)."""
+    """One day's ledger: the CSV, its totals per mode and whether it balances."""
 
     csv: str
-    payments: int
-    refunds: int
-    payment_count: int
-    refund_count: int
-    balanced: bool
+    totals: dict[str, Totals] = field(default_factory=dict)
+    balanced: bool = True
 
 
 COLUMNS = [
     "booked_on",
+    "mode",
     "transaction_type",
     "transaction_id",
     "payment_id",
@@ -118,29 +143,29 @@ COLUMNS = [
 
 
 async def reconcile(db: Database, day: date, service_id: str | None = None) -> Reconciliation:
-    """The ledger lines booked on ``day`` (UTC) as CSV, then a totals section: payments
-    taken, refunds paid, the net, and whether every transaction balances."""
+    """The ledger lines booked on ``day`` (UTC), of every service or of ``service_id``,
+    as CSV (``COLUMNS``; amounts in pence), then the totals: for each mode the payments
+    taken and refunds paid (``total,<payments|refunds>,<mode>,<count>,<pence>``) and
+    the net (``total,net,<mode>,,<pence>``); last ``total,balanced,,,yes|NO`` (every
+    transaction's debits equal its credits)."""
     booked_on = day.strftime("%Y-%m-%d")
     async with db.read() as session:
         lines = await repository.ledger_lines(session, booked_on, service_id)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    payments = refunds = 0
-    payment_ids: set[str] = set()
-    refund_ids: set[str] = set()
+    totals = {mode: Totals() for mode in MODES}
     sums: dict[str, int] = {}
     for line in lines:
-        service = (
-            line.account.removeprefix("service:") if line.account.startswith("service:") else ""
-        )
+        mode = line.account.rsplit(":", 1)[-1]
         writer.writerow(
             [
                 line.booked_on,
+                mode,
                 line.transaction_type,
                 line.transaction_id,
                 line.payment_id,
-                service,
+                line.service_id,
                 line.account,
                 line.side,
                 line.amount,
@@ -148,19 +173,19 @@ async def reconcile(db: Database, day: date, service_id: str | None = None) -> R
         )
         signed = line.amount if line.side == "debit" else -line.amount
         sums[line.transaction_id] = sums.get(line.transaction_id, 0) + signed
-        if line.side == "debit":
+        if line.side == "debit" and mode in totals:
+            total = totals[mode]
             if line.transaction_type == "payment":
-                payments += line.amount
-                payment_ids.add(line.transaction_id)
+                total.payments += line.amount
+                total.payment_count += 1
             else:
-                refunds += line.amount
-                refund_ids.add(line.transaction_id)
-    balanced = all(total == 0 for total in sums.values())
+                total.refunds += line.amount
+                total.refund_count += 1
+    balanced = all(value == 0 for value in sums.values())
     writer.writerow([])
-    writer.writerow(["total", "payments", len(payment_ids), payments])
-    writer.writerow(["total", "refunds", len(refund_ids), refunds])
-    writer.writerow(["total", "net", "", payments - refunds])
-    writer.writerow(["total", "balanced", "", "yes" if balanced else "NO"])
-    return Reconciliation(
-        out.getvalue(), payments, refunds, len(payment_ids), len(refund_ids), balanced
-    )
+    for mode, total in totals.items():
+        writer.writerow(["total", "payments", mode, total.payment_count, total.payments])
+        writer.writerow(["total", "refunds", mode, total.refund_count, total.refunds])
+        writer.writerow(["total", "net", mode, "", total.net])
+    writer.writerow(["total", "balanced", "", "", "yes" if balanced else "NO"])
+    return Reconciliation(out.getvalue(), totals, balanced)

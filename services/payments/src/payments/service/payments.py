@@ -43,6 +43,7 @@ from payments.service import (
     Caller,
     ledger,
     new_id,
+    settlement,
     webhooks,
 )
 from payments.validation import NewPayment, idempotency_key_of, new_payment
@@ -62,6 +63,8 @@ class Payments:
     payment_expiry_seconds: float = 5400.0
     capture_expiry_seconds: float = 432000.0
     idempotency_seconds: float = 86400.0
+    #: How long a capture or refund may wait for the acquirer before it is asked again.
+    settle_grace_seconds: float = 60.0
 
 
 def _timestamp(value: datetime):
@@ -137,8 +140,6 @@ async def transition(
     await record(session, payment)
     hooks: list[str] = []
     if status == "success":
-        payment.captured_at = payment.captured_at or now
-        payment.capture_submitted_at = payment.capture_submitted_at or now
         await ledger.book_payment(session, payment, now)
         await add_event(
             session,
@@ -389,34 +390,27 @@ async def cancel_payment(payments: Payments, caller: Caller, payment_id: str) ->
             raise PayError("P0501", "Cancellation of payment failed", status=400)
         provider_id = payment.provider_id
         await transition(session, payment, "cancelled", SERVICE_CANCELLED, origin=payments.origin)
-    if provider_id:
-        await payments.acquirer.cancel(payment_id, provider_id)
+    await settlement.release(payments.acquirer, payment_id, provider_id)
 
 
 async def capture_payment(payments: Payments, caller: Caller, payment_id: str) -> None:
-    """Capture a delayed-capture payment (``capturable`` → ``success``); capturing one
-    already taken is fine, as in Pay.
+    """Capture a delayed-capture payment: ``capturable`` → ``success`` at once, then the
+    acquirer captures (asked again later if it does not answer, see
+    :mod:`payments.service.settlement`); capturing one already taken is fine, as in Pay.
 
     Raises:
         PayError: 404 ``P1000``; 409 ``P1003`` when it is not capturable.
     """
-    async with payments.db.read() as session:
-        payment = await repository.payment(session, payment_id, account=caller.account)
-    if payment is None:
-        raise not_found("P1000")
-    if payment.status == "success":
-        return
-    if payment.status != "capturable":
-        raise PayError("P1003", "Payment cannot be captured", status=409)
-    if not await payments.acquirer.capture(payment.id, payment.provider_id or ""):
-        raise PayError("P1001", "Capture of payment failed", status=400)
     async with payments.db.write() as session:
         payment = await repository.payment(session, payment_id, account=caller.account, lock=True)
-        if payment is None or payment.status == "success":
+        if payment is None:
+            raise not_found("P1000")
+        if payment.status == "success":
             return
         if payment.status != "capturable":
             raise PayError("P1003", "Payment cannot be captured", status=409)
         await transition(session, payment, "success", origin=payments.origin)
+    await settlement.capture(payments.db, payments.acquirer, payment_id)
 
 
 async def expire_due(payments: Payments) -> int:
@@ -451,8 +445,7 @@ async def expire_due(payments: Payments) -> int:
             provider_id = payment.provider_id
             await transition(session, payment, "failed", EXPIRED, origin=payments.origin)
             expired += 1
-        if provider_id:
-            await payments.acquirer.cancel(payment_id, provider_id)
+        await settlement.release(payments.acquirer, payment_id, provider_id)
     async with payments.db.write() as session:
         await repository.forget_idempotency_keys(
             session, now - timedelta(seconds=payments.idempotency_seconds)
@@ -460,17 +453,22 @@ async def expire_due(payments: Payments) -> int:
     return expired
 
 
-async def expire_forever(payments: Payments, stop: asyncio.Event, every: float) -> None:
-    """Run :func:`expire_due` every ``every`` seconds until ``stop`` is set."""
+async def sweep_forever(payments: Payments, stop: asyncio.Event, every: float) -> None:
+    """Every ``every`` seconds until ``stop`` is set: expire what is due
+    (:func:`expire_due`) and ask the acquirer again for unanswered captures and refunds
+    (:func:`payments.service.settlement.retry_due`)."""
     while not stop.is_set():
         try:
             count = await expire_due(payments)
             if count:
                 log.info("expired %d payments", count)
+            count = await settlement.retry_due(payments, payments.settle_grace_seconds)
+            if count:
+                log.info("settled %d captures and refunds", count)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the sweeper must keep going
-            log.warning("expiring payments failed: %s", type(exc).__name__)
+            log.warning("sweeping payments failed: %s", type(exc).__name__)
         try:
             await asyncio.wait_for(stop.wait(), timeout=every)
         except TimeoutError:

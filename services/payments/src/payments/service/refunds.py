@@ -14,22 +14,21 @@ add up to more than the payment. Pay's checks, in Pay's order
 
 The sandbox acquirer pays a refund at once: it is ``success`` (test accounts skip
 ``submitted`` in Pay too), with its ledger lines and a ``RefundSucceeded`` event, and
-the payment's webhooks get ``card_payment_refunded``.
+the payment's webhooks get ``card_payment_refunded``; a refund the acquirer has not
+answered is ``submitted`` (202, as Pay answers live refunds) and is settled later
+(:mod:`payments.service.settlement`).
 """
 
 from __future__ import annotations
 
 from govkit.db import Database, utcnow
-from govkit.outbox import add_event
-from govplat.payments.v1 import events_pb2
 from payments import repository
 from payments.acquirer import Acquirer
 from payments.errors import PayError, invalid, missing, not_found, unparseable
-from payments.models import Refund, messaging
-from payments.service import Caller, ledger, new_id, webhooks
+from payments.models import Refund
+from payments.service import Caller, new_id
+from payments.service.settlement import settle_refund
 from payments.validation import MAX_AMOUNT, is_integer
-
-SOURCE = "//govplat/payments"
 
 
 def refund_request(data: object) -> tuple[int, int | None]:
@@ -106,31 +105,10 @@ async def create_refund(
             created_at=now,
         )
         session.add(refund)
-        provider_id = payment.provider_id or ""
-    # The acquirer is asked outside the lock: the refund is already counted
-    # (``submitted``), so a concurrent one cannot take the same money.
-    paid = await acquirer.refund(refund.id, provider_id, amount)
-    async with db.write() as session:
-        refund = await repository.refund(session, refund.id)
-        payment = await repository.payment(session, payment_id, lock=True)
-        assert refund is not None and payment is not None
-        if paid:
-            refund.status = "success"
-            await ledger.book_refund(session, refund, payment, utcnow())
-            await add_event(
-                session,
-                messaging,
-                events_pb2.RefundSucceeded(
-                    refund_id=refund.id, payment_id=payment.id, amount=amount
-                ),
-                source=SOURCE,
-                subject=refund.id,
-            )
-            await webhooks.queue_for_payment(session, payment, ["card_payment_refunded"], origin)
-        else:
-            refund.status = "error"
-        await session.flush()
-        return refund
+    # The acquirer is asked once the refund is counted (``submitted``, committed), so
+    # a concurrent refund cannot take the same money, and one it does not answer is
+    # asked again by the sweeper.
+    return await settle_refund(db, acquirer, refund.id, origin)
 
 
 async def get_refund(db: Database, caller: Caller, payment_id: str, refund_id: str) -> Refund:

@@ -2,7 +2,7 @@
 
 Revision ID: payments_0002
 Revises: payments_0001
-Create Date: 2026-12-01 10:30:00.807543
+Create Date: 2026-12-01 10:39:06.114411
 """
 
 import sqlalchemy as sa
@@ -108,6 +108,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_payment_expiry", ["finished", "created_at"], unique=False)
         batch_op.create_index("ix_payment_reference", ["account", "reference"], unique=False)
         batch_op.create_index("ix_payment_search", ["account", "created_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_payment_uncaptured", ["status", "capture_submitted_at", "updated_at"], unique=False
+        )
 
     op.create_table(
         "webhook",
@@ -175,6 +178,7 @@ def upgrade() -> None:
     with op.batch_alter_table("refund", schema=None) as batch_op:
         batch_op.create_index("ix_refund_payment", ["payment_id", "created_at"], unique=False)
         batch_op.create_index("ix_refund_search", ["account", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_refund_status", ["status", "created_at"], unique=False)
 
     op.create_table(
         "webhook_message",
@@ -208,6 +212,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook_message")
     with op.batch_alter_table("refund", schema=None) as batch_op:
+        batch_op.drop_index("ix_refund_status")
         batch_op.drop_index("ix_refund_search")
         batch_op.drop_index("ix_refund_payment")
 
@@ -225,6 +230,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook")
     with op.batch_alter_table("payment", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_uncaptured")
         batch_op.drop_index("ix_payment_search")
         batch_op.drop_index("ix_payment_reference")
         batch_op.drop_index("ix_payment_expiry")

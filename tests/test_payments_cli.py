@@ -1,0 +1,159 @@
+"""``govplat payments reconcile`` on the running platform: payments taken on the hosted
+pages and refunds through the gateway, then the day's CSV, whose totals match them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+
+from govplat.identity.v1 import identity_service_pb2 as pb
+from govplat_cli.identity_admin import IdentityAdmin
+
+CARD = {
+    "card-number": "4444333322221111",
+    "expiry-month": "11",
+    "expiry-year": "2039",
+    "cardholder-name": "Grace Hopper",
+    "cvc": "321",
+    "address-line-1": "10 Low Street",
+    "address-city": "York",
+    "address-postcode": "YO1 7HH",
+    "address-country": "GB",
+    "email": "grace@example.com",
+}
+
+
+def new_service_with_pay_key(platform) -> tuple[str, str]:
+    """A fresh service (so the day's totals are its own) and its Pay test key."""
+    token = platform.secrets()["identity_admin_token"]
+    with IdentityAdmin(f"127.0.0.1:{platform.grpc['identity']}", token) as admin:
+        organisation = admin.call(
+            "CreateOrganisation", pb.CreateOrganisationRequest(name=f"Agency {uuid.uuid4()}")
+        ).organisation
+        service_id = admin.call(
+            "CreateService", pb.CreateServiceRequest(organisation_id=organisation.id, name="Fees")
+        ).service.id
+        key = admin.call(
+            "CreateApiKey",
+            pb.CreateApiKeyRequest(
+                service_id=service_id,
+                name="pay test",
+                api=pb.API_PAYMENTS,
+                key_type=pb.KEY_TYPE_TEST,
+            ),
+        ).key
+    return service_id, key
+
+
+def pay_on_the_pages(gateway: str, next_url: str, card: dict) -> httpx.Response:
+    """What a payer's browser does with ``next_url`` (through the gateway)."""
+    with httpx.Client(base_url=gateway, timeout=30) as browser:
+        form = browser.get(next_url, follow_redirects=True)
+        assert form.status_code == 200, form.text[:300]
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)
+        sent = browser.post(str(form.url), data={**card, "nonce": nonce})
+        assert sent.status_code == 303
+        if not sent.headers["location"].startswith("/pay/confirm/"):
+            return sent
+        page = browser.get(sent.headers["location"])
+        nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
+        return browser.post(sent.headers["location"], data={"nonce": nonce})
+
+
+def test_the_reconcile_command_prints_a_csv_whose_totals_match_the_days_payments(
+    running_platform,
+):
+    service_id, key = new_service_with_pay_key(running_platform)
+    gateway = running_platform.gateway_url
+    taken = {}
+    with httpx.Client(
+        base_url=gateway, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as api:
+        for amount in (1500, 2000, 45):
+            created = api.post(
+                "/v1/payments",
+                json={
+                    "amount": amount,
+                    "reference": f"FEE-{amount}",
+                    "description": "Application fee",
+                    "return_url": "https://agency.example/done",
+                },
+            )
+            assert created.status_code == 201, created.text
+            body = created.json()
+            done = pay_on_the_pages(gateway, body["_links"]["next_url"]["href"], CARD)
+            assert done.headers["location"] == "https://agency.example/done"
+            taken[body["payment_id"]] = amount
+        declined = api.post(
+            "/v1/payments",
+            json={
+                "amount": 999,
+                "reference": "FEE-DECLINED",
+                "description": "Application fee",
+                "return_url": "https://agency.example/done",
+            },
+        ).json()
+        pay_on_the_pages(
+            gateway,
+            declined["_links"]["next_url"]["href"],
+            {**CARD, "card-number": "4000000000000002"},
+        )
+        first = next(iter(taken))
+        refunded = api.post(f"/v1/payments/{first}/refunds", json={"amount": 500})
+        assert refunded.status_code == 202, refunded.text
+        found = api.get("/v1/payments", params={"state": "success"}).json()
+        refunds = api.get("/v1/refunds", params={"state": "success"}).json()
+    assert {p["payment_id"] for p in found["results"]} == set(taken)
+
+    day = datetime.now(UTC).date().isoformat()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govplat_cli",
+            "payments",
+            "reconcile",
+            "--date",
+            day,
+            "--service",
+            service_id,
+            "--data-dir",
+            str(running_platform.data_dir),
+        ],
+        env={**running_platform.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    body, _, totals = result.stdout.partition("\n\n")
+    lines = list(csv.DictReader(io.StringIO(body)))
+    total = {(row[1], row[2]): row[3:] for row in csv.reader(io.StringIO(totals))}
+    paid = sum(p["amount"] for p in found["results"])
+    returned = sum(r["amount"] for r in refunds["results"])
+    assert (paid, returned) == (3545, 500)
+    assert total[("payments", "test")] == ["3", str(paid)]
+    assert total[("refunds", "test")] == ["1", str(returned)]
+    assert total[("net", "test")] == ["", str(paid - returned)]
+    assert total[("balanced", "")] == ["", "yes"]
+    assert {line["payment_id"] for line in lines} == set(taken)
+    assert declined["payment_id"] not in result.stdout
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "govplat_cli", "payments", "reconcile", "--date", "01/12/2026"],
+        env={**running_platform.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    assert "Traceback" not in bad.stderr
