@@ -161,3 +161,14 @@ async def test_creation_is_rate_limited_per_client_address(running_platform, ide
                         assert "Nothing was created" in reply.text
     await credentials.close()
     assert statuses == {"198.51.100.30": [201, 201, 429], "198.51.100.31": [201]}
+
+
+def test_the_portals_test_cards_do_what_the_sandbox_acquirer_does():
+    from gateway.portal import TEST_CARDS
+    from payments.acquirer import AUTHORISED, DECLINED, ERROR, SANDBOX_CARDS
+
+    expected = {"Succeeds": AUTHORISED, "Declined": DECLINED, "Expired": DECLINED}
+    expected |= {"Incorrect": DECLINED, "Processing": ERROR}
+    for number, _brand, result in TEST_CARDS:
+        assert number in SANDBOX_CARDS, number
+        assert SANDBOX_CARDS[number][0] == expected[result.split()[0]], number

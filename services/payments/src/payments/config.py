@@ -10,7 +10,10 @@ origin of ``_links`` and of the payment pages; ``ADMIN_TOKEN`` guards
   of a payment must be completed on the same process.
 - ``PAYMENT_EXPIRY_SECONDS`` (5400): unfinished payments fail with ``P0020`` after this
   (GOV.UK Pay: 90 minutes); ``CAPTURE_EXPIRY_SECONDS`` (432000): capturable payments
-  not captured within this (120 hours); ``EXPIRY_SWEEP_SECONDS`` (60): how often.
+  not captured within this (120 hours); ``EXPIRY_SWEEP_SECONDS`` (60): how often the
+  sweeper runs (expiry, and asking the acquirer again).
+- ``SETTLE_GRACE_SECONDS`` (60): a capture or refund the acquirer has not answered for
+  this long is asked for again (:mod:`payments.service.settlement`).
 - ``IDEMPOTENCY_SECONDS`` (86400): how long an ``Idempotency-Key`` is remembered.
 - ``WEBHOOK_RETRY_SECONDS`` (``60,300,3600,86400,172800``): GOV.UK Pay's retry schedule
   after a failed delivery; ``WEBHOOK_TIMEOUT_SECONDS`` (3).
@@ -34,6 +37,7 @@ class Settings(DatabaseSettingsMixin, ComponentSettings):
     capture_expiry_seconds: float = Field(default=432000.0, gt=0)
     expiry_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     idempotency_seconds: float = Field(default=86400.0, gt=0)
+    settle_grace_seconds: float = Field(default=60.0, ge=0)
     webhook_retry_seconds: str = "60,300,3600,86400,172800"
     webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 

@@ -38,6 +38,7 @@ class Context:
                 payment_expiry_seconds=settings.payment_expiry_seconds,
                 capture_expiry_seconds=settings.capture_expiry_seconds,
                 idempotency_seconds=settings.idempotency_seconds,
+                settle_grace_seconds=settings.settle_grace_seconds,
             ),
         )
 
