@@ -189,6 +189,17 @@ def check_value(field: FieldDefinition, value: str) -> str | None:
     return None if ok else f"is not a valid {datatype}"
 
 
+def plain_fields(fields: dict[str, FieldDefinition]) -> frozenset[str]:
+    """The fields for which any non-empty string is a valid value (``string`` and
+    ``text`` of cardinality 1): an item holding only such values, its key among them,
+    is valid without looking further (:func:`check_item` agrees)."""
+    return frozenset(
+        name
+        for name, field in fields.items()
+        if field.cardinality != "n" and field.datatype in ("string", "text")
+    )
+
+
 def check_item(register: str, fields: dict[str, FieldDefinition], item: dict) -> str | None:
     """Why ``item`` is not a valid item of ``register``, or ``None`` when it is.
 

@@ -177,9 +177,10 @@ class CompactRange:
         created = [(0, index, leaf)]
         level, current = 0, leaf
         nodes = self.nodes
+        sha256 = hashlib.sha256
         while nodes and nodes[-1][0] == level:
             _, left_index, left = nodes.pop()
-            current = node_hash(left, current)
+            current = sha256(b"\x01" + left + current).digest()
             level += 1
             created.append((level, left_index >> 1, current))
         nodes.append((level, index >> level, current))
@@ -195,9 +196,11 @@ class CompactRange:
 
     def root(self) -> bytes:
         """``MTH`` of the whole tree (RFC 9162 2.1.1): the edge folded from the right."""
-        if not self.nodes:
+        nodes = self.nodes
+        if not nodes:
             return EMPTY_ROOT
-        current = self.nodes[-1][2]
-        for _, _, left in reversed(self.nodes[:-1]):
-            current = node_hash(left, current)
+        current = nodes[-1][2]
+        sha256 = hashlib.sha256
+        for position in range(len(nodes) - 2, -1, -1):
+            current = sha256(b"\x01" + nodes[position][2] + current).digest()
         return current

@@ -1,15 +1,20 @@
 """Database access of the registers service (SQLAlchemy Core on the caller's session).
 
 Every function takes the session of the transaction its caller (the service layer)
-opened. Bulk writes are ``executemany`` inserts; reads that need many rows by key
-(items of a page, the nodes of a proof) are one ``IN`` query each, in chunks of
-:data:`CHUNK` parameters.
+opened. Bulk writes are given column by column (:func:`insert_columns`): one
+``INSERT ... SELECT`` from ``json_each`` on SQLite, an ``executemany`` elsewhere;
+reads that need many rows by key (items of a page, the nodes of a proof) are one
+``IN`` query each, in chunks of :data:`CHUNK` parameters (:data:`SQLITE_PARAMETERS`
+for records on SQLite).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from typing import NamedTuple
 
+import orjson
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,10 +35,9 @@ from registers.models import (
 #: Parameters per ``IN`` list (SQLite's default limit is 32766; PostgreSQL's 32767).
 CHUNK = 900
 _INSERTS: dict[tuple[str, str], tuple[str, list[int] | None]] = {}
-ENTRY_COLUMNS = ("register_id", "entry_number", "key", "timestamp", "item_digests")
-ITEM_COLUMNS = ("register_id", "digest", "content")
-RECORD_COLUMNS = ("register_id", "key", "position", "entry_number")
-VALUE_COLUMNS = ("register_id", "digest", "position")
+#: Parameters per ``IN`` list where one round trip matters (SQLite's limit is 32766
+#: since 3.32).
+SQLITE_PARAMETERS = 32000
 
 
 async def bulk_insert(
@@ -65,6 +69,110 @@ async def bulk_insert(
     if reorder is not None:
         rows = [tuple(row[i] for i in reorder) for row in rows]
     await connection.exec_driver_sql(sql, list(rows))
+
+
+class Same(NamedTuple):
+    """A column's value in every row (for :func:`insert_columns`)."""
+
+    value: object
+
+
+class Packed(NamedTuple):
+    """A bytes column's values back to back (for :func:`insert_columns`): each ``width``
+    bytes long, or each ending at its offset in ``ends``."""
+
+    data: bytes
+    width: int = 0
+    ends: Sequence[int] = ()
+
+    def values(self) -> list[bytes]:
+        """The values, one by one."""
+        if self.width:
+            return [self.data[i : i + self.width] for i in range(0, len(self.data), self.width)]
+        starts = [0, *self.ends[:-1]]
+        return [self.data[a:b] for a, b in zip(starts, self.ends, strict=True)]
+
+
+#: A column for :func:`insert_columns`: a list of values, packed bytes, or one value.
+Column = Sequence | Packed | Same
+_SQLITE_INSERTS: dict[tuple, str] = {}
+
+
+async def insert_columns(
+    session: AsyncSession, table, columns: dict[str, Column], *, skip_existing: bool = False
+) -> None:
+    """Insert rows given column by column: each column a list of values (int, str or
+    ``None``), :class:`Packed` bytes or :class:`Same` value; at least one a list, all
+    of the same length. Values must already be in the driver's types (naive UTC
+    datetimes on SQLite). ``skip_existing``: rows whose primary key is already there
+    are left out (``ON CONFLICT DO NOTHING``: SQLite and PostgreSQL).
+
+    On SQLite all the rows are one ``INSERT ... SELECT`` whatever their number: the
+    lists go as one JSON array (of arrays when there are several) that ``json_each``
+    reads, packed bytes as blobs that ``substr`` cuts. SQLite then inserts every row
+    with Python's lock released and in one round trip to aiosqlite's thread (an
+    ``executemany`` takes the lock back for each row, and costs three round trips
+    through SQLAlchemy), and the statement's text, so its prepared form, does not
+    depend on the number of rows. Elsewhere (PostgreSQL) the rows are made and sent
+    by :func:`bulk_insert`.
+    """
+    lists = [c for c in columns.values() if not isinstance(c, Packed | Same)]
+    if not lists or not len(lists[0]):
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        made = [
+            repeat(c.value) if isinstance(c, Same) else c.values() if isinstance(c, Packed) else c
+            for c in columns.values()
+        ]
+        rows = list(zip(*made, strict=False))
+        await bulk_insert(session, table, tuple(columns), rows, skip_existing=skip_existing)
+        return
+    params: list = []
+    json_columns: list[Sequence] = []
+    shape = []  # (column, expression), the JSON values numbered
+    for name, column in columns.items():
+        if isinstance(column, Same):
+            params.append(column.value)
+            shape.append((name, f"?{len(params)}"))
+        elif isinstance(column, Packed) and column.width:
+            params.append(column.data)
+            w = column.width
+            shape.append((name, f"substr(?{len(params)}, j.key * {w} + 1, {w})"))
+        elif isinstance(column, Packed):
+            params.append(column.data)
+            ends = column.ends
+            json_columns += [
+                [0, *ends[:-1]],
+                [b - a for a, b in zip([0, *ends], ends, strict=False)],
+            ]
+            start, length = len(json_columns) - 2, len(json_columns) - 1
+            shape.append((name, f"substr(?{len(params)}, {{{start}}} + 1, {{{length}}})"))
+        else:
+            json_columns.append(column)
+            shape.append((name, f"{{{len(json_columns) - 1}}}"))
+    key = (table.name, skip_existing, len(json_columns), tuple(shape))
+    sql = _SQLITE_INSERTS.get(key)
+    if sql is None:
+        one = len(json_columns) == 1
+        values = ["j.value" if one else f"(j.value ->> {i})" for i in range(len(json_columns))]
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n, _ in shape)}) '
+            f"SELECT {', '.join(e.format(*values) for _, e in shape)} "
+            f"FROM json_each(?{len(params) + 1}) AS j WHERE true ORDER BY j.key"
+            + (" ON CONFLICT DO NOTHING" if skip_existing else "")
+        )
+        _SQLITE_INSERTS[key] = sql
+    if len(json_columns) == 1:
+        params.append(orjson.dumps(list(json_columns[0])))
+    else:
+        params.append(orjson.dumps(list(zip(*json_columns, strict=True))))
+    await (await _sqlite_driver(connection)).execute_fetchall(sql, params)
+
+
+async def _sqlite_driver(connection):
+    """The aiosqlite connection under ``connection`` (an ``AsyncConnection`` on SQLite)."""
+    return (await connection.get_raw_connection()).driver_connection
 
 
 def _chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -130,23 +238,38 @@ async def get_nodes(
     return found
 
 
-def node_rows(register_id: int, nodes: Sequence[tuple[int, int, bytes]]) -> list[tuple]:
-    """``tree_node`` rows for new perfect subtrees ``(level, index, hash)``."""
-    shift = merkle.LEVEL_SHIFT
-    return [(register_id, (lv << shift) | ix, h) for lv, ix, h in nodes]
-
-
-async def insert_nodes_rows(session: AsyncSession, rows: Sequence[tuple]) -> None:
-    """Store :func:`node_rows`."""
-    await bulk_insert(session, tree_node, ("register_id", "node_id", "hash"), rows)
+async def insert_nodes(
+    session: AsyncSession, register_id: int, node_ids: Sequence[int], hashes: Packed
+) -> None:
+    """Store new perfect subtrees: their :func:`merkle.node_id` and their 32-byte hashes."""
+    await insert_columns(
+        session,
+        tree_node,
+        {"register_id": Same(register_id), "node_id": node_ids, "hash": hashes},
+    )
 
 
 # -- entries and items -------------------------------------------------------------
 
 
-async def insert_entries(session: AsyncSession, kind: str, rows: Sequence[tuple]) -> None:
-    """Append entry rows (tuples of :data:`ENTRY_COLUMNS`)."""
-    await bulk_insert(session, entries_table(kind), ENTRY_COLUMNS, rows)
+async def insert_entries(
+    session: AsyncSession,
+    kind: str,
+    register_id: int,
+    numbers: Sequence[int],
+    keys: Sequence[str],
+    timestamps: Sequence[str],
+    item_digests: Packed,
+) -> None:
+    """Append entries, column by column (each entry's item digests back to back)."""
+    columns = {
+        "register_id": Same(register_id),
+        "entry_number": numbers,
+        "key": keys,
+        "timestamp": timestamps,
+        "item_digests": item_digests,
+    }
+    await insert_columns(session, entries_table(kind), columns)
 
 
 async def get_entries(
@@ -220,9 +343,12 @@ async def find_items(
     return found
 
 
-async def insert_items(session: AsyncSession, rows: Sequence[tuple]) -> None:
-    """Store items (tuples of :data:`ITEM_COLUMNS`); those the register has are skipped."""
-    await bulk_insert(session, item, ITEM_COLUMNS, rows, skip_existing=True)
+async def insert_items(
+    session: AsyncSession, register_id: int, digests: Packed, contents: Sequence[str]
+) -> None:
+    """Store items (32-byte digests, canonical JSON); those the register has are skipped."""
+    columns = {"register_id": Same(register_id), "digest": digests, "content": contents}
+    await insert_columns(session, item, columns, skip_existing=True)
 
 
 # -- records -------------------------------------------------------------------------
@@ -233,6 +359,17 @@ async def find_records(
 ) -> dict[str, tuple[int, int]]:
     """``key -> (position, entry_number)`` of the existing records among ``keys``."""
     found: dict[str, tuple[int, int]] = {}
+    connection = await session.connection()
+    if keys and connection.dialect.name == "sqlite":  # one round trip per 32,000 keys
+        driver = await _sqlite_driver(connection)
+        for chunk in _chunks(list(keys), SQLITE_PARAMETERS - 1):
+            rows = await driver.execute_fetchall(
+                'SELECT "key", position, entry_number FROM record WHERE register_id = ? '
+                f'AND "key" IN ({",".join("?" * len(chunk))})',
+                (register_id, *chunk),
+            )
+            found.update({k: (p, n) for k, p, n in rows})
+        return found
     for chunk in _chunks(list(keys)):
         rows = await session.execute(
             select(record.c.key, record.c.position, record.c.entry_number).where(
@@ -243,9 +380,21 @@ async def find_records(
     return found
 
 
-async def insert_records(session: AsyncSession, rows: Sequence[tuple]) -> None:
-    """New records (tuples of :data:`RECORD_COLUMNS`)."""
-    await bulk_insert(session, record, RECORD_COLUMNS, rows)
+async def insert_records(
+    session: AsyncSession,
+    register_id: int,
+    keys: Sequence[str],
+    positions: Sequence[int],
+    numbers: Sequence[int],
+) -> None:
+    """New records: their keys, positions and latest entry numbers."""
+    columns = {
+        "register_id": Same(register_id),
+        "key": keys,
+        "position": positions,
+        "entry_number": numbers,
+    }
+    await insert_columns(session, record, columns)
 
 
 async def move_records(session: AsyncSession, register_id: int, moves: Sequence[tuple]) -> None:
@@ -263,17 +412,19 @@ async def replace_record_values(
     session: AsyncSession,
     register_id: int,
     stale_positions: Sequence[int],
-    rows: Sequence[tuple],
+    digests: Packed,
+    positions: Sequence[int],
 ) -> None:
-    """Forget the values of records at ``stale_positions``, then store ``rows`` (tuples of
-    :data:`VALUE_COLUMNS`)."""
+    """Forget the values of records at ``stale_positions``, then store values: their
+    16-byte digests and their records' positions."""
     for chunk in _chunks(list(stale_positions)):
         await session.execute(
             record_value.delete().where(
                 record_value.c.register_id == register_id, record_value.c.position.in_(chunk)
             )
         )
-    await bulk_insert(session, record_value, VALUE_COLUMNS, rows)
+    columns = {"register_id": Same(register_id), "digest": digests, "position": positions}
+    await insert_columns(session, record_value, columns)
 
 
 def _records_with_entries(register_id: int, *conditions):

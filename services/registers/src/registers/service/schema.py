@@ -152,7 +152,7 @@ async def apply_definition(
     }
     wanted = [("name", {"name": name}), (f"register:{name}", record)]
     wanted += [(f"field:{f}", field_items[f]) for f in record["fields"]]
-    rows, items = [], {}
+    keys, items = [], {}
     number = reg.system_entries
     for key, content in wanted:
         canonical = hashing.canonical_json(content)
@@ -160,12 +160,23 @@ async def apply_definition(
         if current.get(key) == digest:
             continue
         items[digest] = canonical
-        number += 1
-        rows.append((reg.id, number, key, timestamp, digest))
-    if not rows:
+        keys.append((key, digest))
+    if not keys:
         return False
-    await repository.insert_items(session, [(reg.id, d, c) for d, c in items.items()])
-    await repository.insert_entries(session, "system", rows)
+    await repository.insert_items(
+        session, reg.id, repository.Packed(b"".join(items), 32), list(items.values())
+    )
+    numbers = list(range(number + 1, number + len(keys) + 1))
+    await repository.insert_entries(
+        session,
+        "system",
+        reg.id,
+        numbers,
+        [key for key, _ in keys],
+        [timestamp] * len(keys),
+        repository.Packed(b"".join(digest for _, digest in keys), 32),
+    )
+    number = numbers[-1]
     await repository.update_register(session, reg.id, system_entries=number)
     return True
 

@@ -79,25 +79,26 @@ async def load_rsf(context, name: str, lines: AsyncIterator[str]) -> AppendResul
         number = 0
         async for text in lines:
             number += 1
-            if not number & 127 and batch.writing:
-                await asyncio.sleep(0)  # let the writer send its next statement
-            if not text:
-                continue
             try:
+                if not number & 31:  # between two commands, every 32 lines
+                    if batch.full:
+                        await batch.flush()
+                    elif batch.writing:
+                        await asyncio.sleep(0)  # let the writer send its next statement
+                if not text:
+                    continue
+                command, _, rest = text.partition("\t")
                 try:
-                    command = rsf.parse_line(text)
+                    if command == "add-item":
+                        batch.add_item(number, *rsf.item_arguments(rest))
+                        continue
+                    if command == "append-entry":
+                        batch.append_entry(number, *rsf.entry_arguments(rest))
+                        continue
+                    digest = rsf.parse_line(text).digest  # assert-root-hash, or refused
                 except rsf.RsfError as exc:
                     raise refused_line(number, str(exc), "INVALID_RSF") from None
-                if isinstance(command, rsf.AddItem):
-                    batch.add_item(number, command.item, command.canonical)
-                elif isinstance(command, rsf.AppendEntry):
-                    batch.append_entry(
-                        number, command.kind, command.key, command.timestamp, command.digests
-                    )
-                else:
-                    batch.assert_root_hash(number, command.digest)
-                if batch.full:
-                    await batch.flush()
+                batch.assert_root_hash(number, digest)
             except RegisterError as error:
                 await batch.settle(error)
         return await batch.finish(signer)
