@@ -7,12 +7,16 @@ Unknown top-level fields are ignored, as Pay ignores them.
 - ``amount``: a JSON integer (never a string, a float such as ``1000.0`` or a boolean),
   1 to 10,000,000 pence.
 - ``reference`` and ``description``: text of 1 to 255 characters, without ``<``, ``>`` or ``|``.
-- ``return_url``: required for ``web`` payments, at most 2,000 characters, a URL;
-  ``https://`` for live accounts.
+- ``return_url``: required for ``web`` payments, at most 2,000 characters, a web
+  address (:func:`web_address`); ``https://`` for live accounts.
 - ``email``: at most 254 characters (Pay does not check its form).
-- ``language``: ``en`` or ``cy``.
+- ``language``: ``en`` or ``cy`` (a string: ``false`` or ``{}`` is not English).
+- ``authorisation_mode``: ``web``, ``moto_api`` or ``agreement``.
 - ``metadata``: 1 to 15 keys of 1 to 30 characters (unique ignoring case), values
   strings (at most 100 characters), numbers or booleans.
+- ``set_up_agreement`` and ``agreement_id``: 26 characters; one that is not a Pay id
+  (26 lower-case letters and digits) cannot exist and gets the unknown agreement's error at once.
+- No text holds a NUL character (PostgreSQL cannot store one).
 - ``delayed_capture`` and ``moto``: booleans.
 - ``prefilled_cardholder_details``: ``cardholder_name`` and a ``billing_address`` of
   ``line1``, ``line2``, ``city`` (each at most 255), ``postcode`` (25) and ``country``.
@@ -21,18 +25,20 @@ Unknown top-level fields are ignored, as Pay ignores them.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from payments.errors import PayError, invalid, missing, unexpected, unparseable
 
 MAX_AMOUNT = 10_000_000
 _ILLEGAL = re.compile(r"[<>|]")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9-]+$")
-_ID = re.compile(r"^[0-9a-z]{26}$")
+_ID = re.compile(r"[0-9a-z]{26}")
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 def parse_json(raw: bytes, *, code: str = "P0197") -> object:
@@ -117,20 +123,87 @@ def boolean_of(data: dict, field: str) -> bool:
     return value
 
 
-def return_url_of(data: dict, *, live: bool) -> str:
-    """``return_url`` of a web payment."""
-    value = text_of(data, "return_url", 2000, required=True, illegal_characters=False)
-    assert value is not None
+@dataclass(frozen=True)
+class WebAddress:
+    """An ``http``/``https`` URL that a browser or an HTTP client can use as it is.
+
+    Attributes:
+        scheme: ``http`` or ``https``.
+        host: the host in ASCII (an internationalised name as IDNA ``xn--`` labels; an
+            IPv6 address in brackets).
+        port: the port when the URL names one (1 to 65535).
+        rest: the path, query and fragment as given (non-ASCII characters included).
+    """
+
+    scheme: str
+    host: str
+    port: int | None
+    rest: str
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` in ASCII (a Content-Security-Policy source)."""
+        return f"{self.scheme}://{self.host}" + (f":{self.port}" if self.port else "")
+
+    @property
+    def ascii(self) -> str:
+        """The whole URL in ASCII (a ``Location``): the host as IDNA, other non-ASCII
+        characters percent-encoded as UTF-8 (RFC 3987 section 3.1)."""
+        return self.origin + "".join(c if c.isascii() else quote(c) for c in self.rest)
+
+
+def _ascii_host(host: str) -> str | None:
+    if host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" if host[-1] == "]" else None
+        except ValueError:
+            return None
+    if not host.isascii():
+        try:
+            encoded = host.encode("idna").decode("ascii")
+            # Hosts that IDNA 2003 maps to another name (``ß`` to ``ss``, full-width
+            # letters) are refused: browsers (UTS 46) would go elsewhere.
+            if encoded.encode("ascii").decode("idna") != host:
+                return None
+        except UnicodeError:
+            return None
+        host = encoded
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return host
+
+
+def web_address(value: str) -> WebAddress | None:
+    """``value`` as a :class:`WebAddress`, or ``None`` when it is not one: another
+    scheme, no host, a host that is not a DNS name (letters, digits, ``-`` and ``_`` in
+    labels of at most 63; internationalised names as IDNA) or an IP address, a port
+    outside 1 to 65535, credentials (``user:password@``), whitespace or control
+    characters (RFC 3986 section 3)."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return None
     try:
         parts = urlsplit(value)
+        port = parts.port
     except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or any(c.isspace() or ord(c) < 32 for c in value)
-    ):
+        return None
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return None
+    netloc = parts.netloc.lower()
+    raw_host = netloc.rsplit(":", 1)[0] if port is not None or netloc.endswith(":") else netloc
+    host = _ascii_host(raw_host) if raw_host else None
+    if host is None or (port is not None and not 1 <= port <= 65535):
+        return None
+    rest = value[len(parts.scheme) + 3 + len(parts.netloc) :]
+    return WebAddress(parts.scheme, host, port, rest)
+
+
+def return_url_of(data: dict, *, live: bool) -> str:
+    """``return_url`` of a web payment (:func:`web_address`), as given."""
+    value = text_of(data, "return_url", 2000, required=True, illegal_characters=False)
+    assert value is not None
+    parts = web_address(value)
+    if parts is None:
         raise invalid("return_url", "Must be a valid URL format")
     if live and parts.scheme != "https":
         raise PayError(
@@ -162,6 +235,8 @@ def metadata_of(data: dict) -> dict | None:
     for key, item in value.items():
         if not 1 <= len(key) <= 30:
             raise invalid("metadata", "Keys must be between 1 and 30 characters long")
+        if "\x00" in key:
+            raise invalid("metadata", "Keys must not contain NUL characters")
         if item is None or isinstance(item, dict | list):
             raise invalid("metadata", "Values must be of type String, Boolean or Number")
         if isinstance(item, str) and len(item) > 100:
@@ -234,7 +309,7 @@ def idempotency_key_of(value: str | None) -> str | None:
 
 def resource_id(value: str) -> str | None:
     """A Pay id as given in a path (26 lower-case base32 characters), or ``None``."""
-    return value if _ID.match(value or "") else None
+    return value if _ID.fullmatch(value or "") else None
 
 
 @dataclass(frozen=True)
@@ -265,7 +340,9 @@ def new_payment(data: object, *, live: bool) -> NewPayment:
     """
     if not isinstance(data, dict):
         raise unparseable()
-    mode = data.get("authorisation_mode", "web") or "web"
+    mode = data.get("authorisation_mode")
+    if mode is None:
+        mode = "web"
     if not isinstance(mode, str) or mode not in ("web", "moto_api", "agreement"):
         raise invalid(
             "authorisation_mode", 'Must be one of "web", "agreement" or "moto_api"', status=400
@@ -280,8 +357,10 @@ def new_payment(data: object, *, live: bool) -> NewPayment:
             raise unexpected("return_url")
         return_url = None
     email = text_of(data, "email", 254, required=False, illegal_characters=False)
-    language = data.get("language", "en") or "en"
-    if language not in ("en", "cy"):
+    language = data.get("language")
+    if language is None:
+        language = "en"
+    if not isinstance(language, str) or language not in ("en", "cy"):
         raise invalid("language", 'Must be "en" or "cy"')
     metadata = metadata_of(data)
     delayed_capture = boolean_of(data, "delayed_capture")
@@ -313,6 +392,16 @@ def new_payment(data: object, *, live: bool) -> NewPayment:
     prefilled = prefilled_of(data)
     if prefilled is not None and mode == "agreement":
         raise unexpected("prefilled_cardholder_details")
+    # Not a Pay id, so no such agreement: the lookup's answers, without the lookup.
+    if set_up is not None and resource_id(set_up) is None:
+        raise PayError(
+            "P0103",
+            "Invalid attribute value: set_up_agreement. Agreement ID does not exist",
+            status=400,
+            field="set_up_agreement",
+        )
+    if mode == "agreement" and resource_id(agreement_id) is None:
+        raise invalid("agreement_id", "Agreement does not exist", status=400)
     return NewPayment(
         amount=amount,
         reference=reference or "",

@@ -5,7 +5,9 @@ Errors: on ``/v1`` Pay's ``{"code", "description", "field"?}`` (a missing or bad
 principal is Pay's 401 without a JSON body, as the gateway answers a bad key);
 unknown paths and methods get the Dropwizard bodies Pay answers with
 (``{"code": 404, "message": "HTTP 404 Not Found"}``); the admin API answers
-``{"error", "message"}``. An unexpected error is never a stack trace.
+``{"error", "message"}``; under ``/pay`` the payer gets a page with the pages' security
+headers (:func:`payments.http_api.pages.problem_page`). An unexpected error is never a
+stack trace.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ DROPWIZARD = {404: "HTTP 404 Not Found", 405: "HTTP 405 Method Not Allowed"}
 
 def _admin(request: Request) -> bool:
     return request.url.path.startswith("/admin/")
+
+
+def _pages(request: Request) -> bool:
+    return request.url.path == "/pay" or request.url.path.startswith("/pay/")
 
 
 def create_app(context: Context) -> FastAPI:
@@ -87,7 +93,9 @@ def create_app(context: Context) -> FastAPI:
         return JSONResponse({"code": "P0102", "description": message}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if _pages(request):
+            return pages.problem_page(error.status_code)
         if _admin(request):
             return JSONResponse(
                 {
@@ -102,8 +110,10 @@ def create_app(context: Context) -> FastAPI:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         log.error("unexpected %s on %s", type(error).__name__, route_label(request.scope))
+        if _pages(request):
+            return pages.problem_page(500)
         if _admin(request):
             return JSONResponse({"error": "INTERNAL", "message": "internal error"}, status_code=500)
         return JSONResponse(

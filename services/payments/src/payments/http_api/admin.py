@@ -7,6 +7,7 @@ Every route needs ``Authorization: Bearer <GOVPLAT_ADMIN_TOKEN>``; errors are
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Literal
@@ -21,7 +22,10 @@ from payments.context import Context
 from payments.models import Webhook
 from payments.service import ledger, webhooks
 from payments.service.payments import expire_due
+from payments.validation import resource_id
 from payments.views import pay_time
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class WebhookIn(BaseModel):
@@ -59,6 +63,15 @@ def _service_id(value: str) -> str:
         raise NotFoundError("SERVICE_NOT_FOUND", "service ids are UUIDs") from None
 
 
+async def _webhook_of(session, service_id: str, webhook_id: str) -> Webhook:
+    """The service's webhook ``webhook_id`` (a Pay id), else 404 ``WEBHOOK_NOT_FOUND``."""
+    found = resource_id(webhook_id)
+    webhook = await session.get(Webhook, found) if found else None
+    if webhook is None or webhook.service_id != _service_id(service_id):
+        raise NotFoundError("WEBHOOK_NOT_FOUND", "no such webhook")
+    return webhook
+
+
 def create_router(context: Context) -> APIRouter:
     """The ``/admin/payments`` routes."""
 
@@ -93,9 +106,7 @@ def create_router(context: Context) -> APIRouter:
     async def get_webhook(service_id: str, webhook_id: str) -> dict:
         """One webhook, with its signing secret."""
         async with db.read() as session:
-            found = await session.get(Webhook, webhook_id[:26])
-        if found is None or found.service_id != _service_id(service_id):
-            raise NotFoundError("WEBHOOK_NOT_FOUND", "no such webhook")
+            found = await _webhook_of(session, service_id, webhook_id)
         return webhook_json(found, secret=True)
 
     @router.post("/services/{service_id}/webhooks/{webhook_id}/{action}")
@@ -106,7 +117,7 @@ def create_router(context: Context) -> APIRouter:
         changed = await webhooks.set_status(
             db,
             service_id=_service_id(service_id),
-            webhook_id=webhook_id[:26],
+            webhook_id=webhook_id,
             active=action == "activate",
         )
         return webhook_json(changed)
@@ -115,9 +126,7 @@ def create_router(context: Context) -> APIRouter:
     async def webhook_messages(service_id: str, webhook_id: str) -> dict:
         """A webhook's latest messages and how their delivery went."""
         async with db.read() as session:
-            found = await session.get(Webhook, webhook_id[:26])
-            if found is None or found.service_id != _service_id(service_id):
-                raise NotFoundError("WEBHOOK_NOT_FOUND", "no such webhook")
+            found = await _webhook_of(session, service_id, webhook_id)
             messages = await repository.webhook_messages(session, found.id)
         return {
             "messages": [
@@ -140,8 +149,11 @@ def create_router(context: Context) -> APIRouter:
         day: str = Query(alias="date", min_length=10, max_length=10),
         service_id: str | None = Query(default=None, max_length=36),
     ) -> Response:
-        """The ledger of one UTC day as CSV, with its totals (``govplat payments reconcile``)."""
+        """The ledger of one UTC day (``YYYY-MM-DD``, a calendar date: not an ISO week
+        or ordinal date) as CSV, with its totals (``govplat payments reconcile``)."""
         try:
+            if not _DAY.fullmatch(day):
+                raise ValueError(day)
             when = date.fromisoformat(day)
         except ValueError:
             raise InvalidArgumentError("INVALID_DATE", "date must be YYYY-MM-DD") from None

@@ -15,31 +15,38 @@ its payment.
   link back to the service.
 
 Every page works without JavaScript and sends a strict Content-Security-Policy (forms
-may post only here, and redirect only to the payment's ``return_url``). The card
-number and security code are in no page, cookie or log.
+may post only here, and redirect only to the payment's ``return_url``), also the pages
+for an unknown path, a wrong method or an unexpected error (:func:`problem_page`). The
+payer is sent back to the ``return_url`` in ASCII (IDNA host). A form post that cannot
+be read (over :data:`MAX_FORM_BYTES`, a file, malformed multipart, too many fields) is
+an empty form. The card number and security code are in no page, cookie or log.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from govkit import pages
 from payments.context import Context
 from payments.models import Payment
 from payments.service import card_pages
 from payments.service.card_pages import CardForm, PageError
+from payments.validation import WebAddress, web_address
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 _environment = pages.environment(TEMPLATES_DIR)
 COOKIE = "govplat_pay"
 #: How long the pages of one payment stay open in a browser (seconds): Pay's expiry.
 COOKIE_SECONDS = 90 * 60
+#: The largest form post the pages read (bytes); the card form is under 4 KiB.
+MAX_FORM_BYTES = 32 * 1024
 
 RESULTS = {
     "P0010": ("Your payment has been declined", "No money has been taken from your account."),
@@ -61,12 +68,25 @@ def pounds(pence: int) -> str:
     return f"\u00a3{pence // 100:,}.{pence % 100:02d}"
 
 
+def _return_address(payment: Payment | None) -> WebAddress | None:
+    if payment is None or not payment.return_url:
+        return None
+    return web_address(payment.return_url)
+
+
+def return_url(payment: Payment | None) -> str | None:
+    """Where the payer goes back to: the payment's ``return_url`` in ASCII (the host as
+    IDNA, other characters percent-encoded), or ``None``."""
+    parts = _return_address(payment)
+    return parts.ascii if parts is not None else None
+
+
 def _headers(payment: Payment | None) -> dict[str, str]:
     policy = pages.SECURITY_HEADERS["Content-Security-Policy"]
     targets = "'self'"
-    if payment is not None and payment.return_url:
-        parts = urlsplit(payment.return_url)
-        targets += f" {parts.scheme}://{parts.netloc}"
+    parts = _return_address(payment)
+    if parts is not None:
+        targets += f" {parts.origin}"
     return {**pages.SECURITY_HEADERS, "Content-Security-Policy": f"{policy}; form-action {targets}"}
 
 
@@ -86,6 +106,23 @@ def message(
 ) -> HTMLResponse:
     """A page that only says something (with an optional ``(href, text)`` link)."""
     return render("message.html", payment, status_code, title=title, lines=lines, link=link)
+
+
+#: The pages' answers to an HTTP error of their own: status → (title, line).
+PROBLEMS = {
+    404: ("Page not found", "If you typed the web address, check it is correct."),
+    405: ("Page not found", "If you typed the web address, check it is correct."),
+    413: ("Sorry, there is a problem", "What was sent is too large."),
+    500: ("Sorry, there is a problem with the service", "No money has been taken."),
+}
+
+
+def problem_page(status_code: int) -> HTMLResponse:
+    """The page for an unknown path, a wrong method (404, 405) or an unexpected error
+    (500) under ``/pay``, with the pages' security headers and no detail of the error."""
+    title, line = PROBLEMS.get(status_code, ("Sorry, there is a problem", ""))
+    lines = [line, "Go back to the service you were using and try again."]
+    return message(None, title, [text for text in lines if text], status_code=status_code)
 
 
 def create_router(context: Context) -> APIRouter:
@@ -136,12 +173,14 @@ def create_router(context: Context) -> APIRouter:
             return redirect(f"/pay/card-details/{payment.id}", payment)
         if payment.status == "submitted":
             return redirect(f"/pay/confirm/{payment.id}", payment)
-        if payment.status in ("success", "capturable") and payment.return_url:
-            return redirect(payment.return_url, payment)
+        back = return_url(payment)
+        if payment.status in ("success", "capturable") and back:
+            return redirect(back, payment)
         return redirect(f"/pay/result/{payment.id}", payment)
 
     def page_problem(error: PageError) -> Response:
         if error.reason == "used":
+            back = return_url(error.payment)
             return message(
                 error.payment,
                 "This payment link has already been used",
@@ -150,9 +189,7 @@ def create_router(context: Context) -> APIRouter:
                     "Go back to the service you were using to check your payment.",
                 ],
                 status_code=400,
-                link=(error.payment.return_url, "Go back to the service")
-                if error.payment and error.payment.return_url
-                else None,
+                link=(back, "Go back to the service") if back else None,
             )
         if error.reason == "unknown":
             return message(
@@ -174,7 +211,7 @@ def create_router(context: Context) -> APIRouter:
     @router.get("/assets/{name}")
     async def assets(name: str) -> Response:
         if name not in pages.STYLESHEETS:
-            return Response(status_code=404)
+            return problem_page(404)
         return Response(
             pages.STYLESHEETS[name],
             media_type="text/css",
@@ -311,17 +348,40 @@ def create_router(context: Context) -> APIRouter:
             title, line = "Your payment was successful", "The service will send you a confirmation."
         else:
             title, line = RESULTS.get(payment.code or "", RESULTS["P0050"])
-        link = (payment.return_url, "Go back to the service") if payment.return_url else None
+        back = return_url(payment)
+        link = (back, "Go back to the service") if back else None
         return message(payment, title, [line], link=link)
 
     return router
 
 
+class _FormTooLarge(Exception):
+    """A form post over :data:`MAX_FORM_BYTES`."""
+
+
 async def _form(request: Request) -> dict:
-    """The posted form (at most a few small fields; anything else is an empty form)."""
+    """The posted form: at most 20 fields without files, :data:`MAX_FORM_BYTES` in all,
+    read no further than that; anything else is an empty form."""
     try:
-        form = await request.form(max_files=0, max_fields=20)
-    except (HTTPException, ValueError):
+        if int(request.headers.get("content-length") or "0") > MAX_FORM_BYTES:
+            return {}
+    except ValueError:
+        return {}
+    received = 0
+
+    async def receive():
+        nonlocal received
+        event = await request.receive()
+        received += len(event.get("body", b""))
+        if received > MAX_FORM_BYTES:
+            raise _FormTooLarge
+        return event
+
+    try:
+        form = await Request(request.scope, receive).form(
+            max_files=0, max_fields=20, max_part_size=MAX_FORM_BYTES
+        )
+    except (_FormTooLarge, HTTPException, MultiPartException, ValueError):
         return {}
     return {k: v for k, v in form.items() if isinstance(v, str)}
 

@@ -56,15 +56,25 @@ def caller_of(context: Context, request: Request, *, write: bool) -> Caller:
 
 
 async def body_of(request: Request, code: str = "P0197") -> object:
-    """The JSON body (Pay's 400 ``Unable to parse JSON`` otherwise)."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayError(
-            "P0920",
-            "Request blocked by security rules. Please consult API documentation for more information.",
-            status=413,
-        )
-    return parse_json(raw, code=code)
+    """The JSON body (Pay's 400 ``Unable to parse JSON`` otherwise), read no further than
+    :data:`MAX_BODY_BYTES`.
+
+    Raises:
+        PayError: 413 ``P0920`` for a larger body (Pay's WAF answer); 400 ``code``.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayError(
+                "P0920",
+                "Request blocked by security rules. Please consult API documentation for "
+                "more information.",
+                status=413,
+            )
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks), code=code)
 
 
 def _id(value: str, code: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -107,13 +108,14 @@ async def page_payment(payments: Payments, payment_id: str) -> Payment:
 
 @dataclass
 class CardForm:
-    """What the payer typed (the number and security code are never kept)."""
+    """What the payer typed (the number and security code are never kept, nor shown by
+    ``repr``)."""
 
-    card_number: str = ""
+    card_number: str = field(default="", repr=False)
     expiry_month: str = ""
     expiry_year: str = ""
     cardholder_name: str = ""
-    cvc: str = ""
+    cvc: str = field(default="", repr=False)
     line1: str = ""
     line2: str = ""
     city: str = ""
@@ -123,9 +125,17 @@ class CardForm:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def _has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds a control character (Unicode ``Cc``: NUL, escape, DEL...),
+    which no name or address has (and PostgreSQL cannot store NUL)."""
+    return any(unicodedata.category(c) == "Cc" for c in value)
+
+
 def check_card(form: CardForm, *, email_needed: bool) -> tuple[Card, str] | None:
     """The card (and the card number's digits) when the form is complete and valid;
-    else ``None`` with ``form.errors`` naming each field's problem, as Pay's pages do."""
+    else ``None`` with ``form.errors`` naming each field's problem, as Pay's pages do.
+    The country is two ASCII letters (ISO 3166-1 alpha-2 in shape); names and
+    addresses hold no control characters."""
     errors = form.errors
     number = digits_of(form.card_number)
     brand = brand_of(number) if luhn_valid(number) else None
@@ -141,6 +151,8 @@ def check_card(form: CardForm, *, email_needed: bool) -> tuple[Card, str] | None
     name = " ".join(form.cardholder_name.split())
     if not name:
         errors["cardholder-name"] = "Enter the name as it appears on the card"
+    elif _has_control_characters(name):
+        errors["cardholder-name"] = "Name on card must not contain special characters"
     elif len(name) > 255:
         errors["cardholder-name"] = "Name on card must be 255 characters or fewer"
     cvc = form.cvc.strip()
@@ -158,7 +170,7 @@ def check_card(form: CardForm, *, email_needed: bool) -> tuple[Card, str] | None
     if not form.city.strip():
         errors["address-city"] = "Enter a town or city"
     country = form.country.strip().upper() or "GB"
-    if len(country) != 2 or not country.isalpha():
+    if not (form.country.isascii() and len(country) == 2 and country.isalpha()):  # ß → SS
         errors["address-country"] = "Select a country"
     if country == "GB" and not form.postcode.strip():
         errors["address-postcode"] = "Enter a postcode"
@@ -168,7 +180,11 @@ def check_card(form: CardForm, *, email_needed: bool) -> tuple[Card, str] | None
         ("address-city", form.city, 255),
         ("address-postcode", form.postcode, 25),
     ):
-        if len(value) > limit and key not in errors:
+        if key in errors:
+            continue
+        if _has_control_characters(value):
+            errors[key] = "This must not contain special characters"
+        elif len(value) > limit:
             errors[key] = f"This must be {limit} characters or fewer"
     if email_needed:
         if not form.email.strip():

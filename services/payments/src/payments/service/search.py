@@ -5,7 +5,8 @@ Every problem with the parameters is named in one 422 (``P0401`` payments, ``P11
 refunds, ``P2401`` agreements): ``Invalid parameters: from_date, page. See Public API
 documentation for the correct data formats``. A page past the last is 404 (``P0402``,
 ``P1100``, ``P2402``). Dates are ``YYYY-MM-DDThh:mm:ssZ`` (``from_date`` inclusive,
-``to_date`` exclusive). The answer has ``total``, ``count``, ``page``, ``results`` and
+``to_date`` exclusive). A value with a NUL character (which PostgreSQL cannot compare)
+is a bad parameter. The answer has ``total``, ``count``, ``page``, ``results`` and
 ``_links`` (``self``, ``first_page``, ``last_page``, ``prev_page``, ``next_page``).
 """
 
@@ -27,7 +28,8 @@ from payments.service import Caller
 from payments.views import link
 
 MAX_PAGE_SIZE = 500
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PAYMENT_STATES = ("created", "started", "submitted", "success", "failed", "cancelled", "error")
 AGREEMENT_STATES = ("created", "active", "cancelled", "inactive")
 
@@ -43,7 +45,7 @@ class SearchPage:
 
 
 def _parse_date(value: str) -> datetime | None:
-    if not _DATE.match(value):
+    if not _DATE.fullmatch(value):
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
@@ -69,6 +71,20 @@ def _paging(params: dict[str, str], bad: list[str]) -> tuple[int, int]:
     else:
         bad.append("display_size")
     return page or 1, size or MAX_PAGE_SIZE
+
+
+def _with_nul(params: dict[str, str], names, bad: list[str]) -> None:
+    """Name each of ``names`` whose value holds a NUL character as bad (in the query's
+    order)."""
+    bad.extend(name for name, value in params.items() if name in names and "\x00" in value)
+
+
+def _settled_dates(params: dict[str, str], bad: list[str]) -> None:
+    """``from_settled_date`` and ``to_settled_date`` are ``YYYY-MM-DD`` (Stripe accounts
+    only in Pay: checked, then not applied)."""
+    for name in ("from_settled_date", "to_settled_date"):
+        if name in params and not _DAY.fullmatch(params[name]):
+            bad.append(name)
 
 
 def _dates(params: dict[str, str], column, conditions: list, bad: list[str]) -> None:
@@ -154,6 +170,7 @@ async def search_payments(
         PayError: 422 ``P0401`` naming every bad parameter; 404 ``P0402`` past the last page.
     """
     bad: list[str] = []
+    _with_nul(params, PAYMENT_FILTERS, bad)
     page, size = _paging(params, bad)
     conditions: list = []
     if "reference" in params:
@@ -187,9 +204,7 @@ async def search_payments(
         conditions.append(Payment.id.is_(None))  # card numbers' first digits are not kept
     if "agreement_id" in params:
         conditions.append(Payment.agreement_id == params["agreement_id"])
-    for name in ("from_settled_date", "to_settled_date"):
-        if name in params and not re.match(r"^\d{4}-\d{2}-\d{2}$", params[name]):
-            bad.append(name)
+    _settled_dates(params, bad)
     _dates(params, Payment.created_at, conditions, bad)
     _refuse(bad, "P0401")
     query = repository.payments_query(caller.account, conditions)
@@ -212,9 +227,7 @@ async def search_refunds(
     page, size = _paging(params, bad)
     conditions: list = []
     _dates(params, Refund.created_at, conditions, bad)
-    for name in ("from_settled_date", "to_settled_date"):
-        if name in params and not re.match(r"^\d{4}-\d{2}-\d{2}$", params[name]):
-            bad.append(name)
+    _settled_dates(params, bad)
     _refuse(bad, "P1101")
     query = repository.refunds_query(caller.account, conditions)
     total, rows = await _run(
@@ -232,6 +245,7 @@ async def search_agreements(
         PayError: 422 ``P2401``; 404 ``P2402`` past the last page.
     """
     bad: list[str] = []
+    _with_nul(params, ("reference", "status"), bad)
     page, size = _paging(params, bad)
     conditions: list = []
     if "reference" in params:

@@ -29,7 +29,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +41,7 @@ from govplat.payments.v1 import events_pb2
 from payments import repository
 from payments.models import Payment, Webhook, WebhookMessage, messaging
 from payments.service import new_id
+from payments.validation import resource_id, web_address
 from payments.views import pay_time, payment_json
 
 SOURCE = "//govplat/payments"
@@ -65,13 +65,14 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def _check_url(url: str, *, live: bool) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
-        raise InvalidArgumentError("INVALID_CALLBACK_URL", "callback_url must be a URL")
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    parts = web_address(url)
+    if parts is None:
+        raise InvalidArgumentError(
+            "INVALID_CALLBACK_URL",
+            "callback_url must be an http or https URL with a valid host and port and no "
+            "credentials",
+        )
+    loopback = parts.host in ("127.0.0.1", "localhost", "[::1]")
     if parts.scheme != "https" and not (parts.scheme == "http" and (loopback or not live)):
         raise InvalidArgumentError(
             "INVALID_CALLBACK_URL", "callback_url must be https (http only for test accounts)"
@@ -92,13 +93,16 @@ async def create_webhook(
     secret (``webhook_live_...`` or ``webhook_test_...``) is on the returned webhook.
 
     Raises:
-        govkit.errors.InvalidArgumentError: a bad URL or an unknown event type.
+        govkit.errors.InvalidArgumentError: a bad URL (:func:`payments.validation.web_address`),
+            an unknown event type, a description with a NUL character.
     """
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown or not event_types:
         raise InvalidArgumentError(
             "UNKNOWN_EVENT_TYPE", f"event_types must be some of {', '.join(EVENT_TYPES)}"
         )
+    if description and "\x00" in description:
+        raise InvalidArgumentError("INVALID_DESCRIPTION", "description must not contain NUL")
     webhook = Webhook(
         id=new_id(),
         account=f"{service_id}:{'live' if live else 'test'}",
@@ -122,8 +126,9 @@ async def set_status(db: Database, *, service_id: str, webhook_id: str, active: 
     Raises:
         govkit.errors.NotFoundError: no such webhook for the service.
     """
+    found = resource_id(webhook_id)
     async with db.write() as session:
-        webhook = await session.get(Webhook, webhook_id)
+        webhook = await session.get(Webhook, found) if found else None
         if webhook is None or webhook.service_id != service_id:
             raise NotFoundError("WEBHOOK_NOT_FOUND", "no such webhook")
         webhook.status = "active" if active else "inactive"
