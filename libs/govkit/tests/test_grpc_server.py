@@ -18,7 +18,6 @@ from govkit.errors import InvalidArgumentError, NotFoundError
 from govkit.grpc_server import GrpcServer
 from govkit.nats_server import free_port
 from govplat.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
-from payments import grpc_api as payments_grpc_api
 
 SERVICE_NAME = payments_service_pb2.DESCRIPTOR.services_by_name["PaymentsService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -297,12 +296,17 @@ async def test_the_server_keeps_serving_after_a_handler_fails(channel: grpc.aio.
     assert await health_status(channel, "") == SERVING
 
 
-async def test_the_payments_servicer_answers_unimplemented_for_rpcs_not_built_yet() -> None:
+async def test_a_servicer_answers_unimplemented_for_rpcs_it_does_not_define() -> None:
+    def register(server: grpc.aio.Server) -> None:
+        payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(
+            payments_service_pb2_grpc.PaymentsServiceServicer(), server
+        )
+
     grpc_server = GrpcServer(
         component="payments",
         address=f"127.0.0.1:{free_port()}",
-        register=payments_grpc_api.register,
-        service_names=[payments_grpc_api.SERVICE_NAME],
+        register=register,
+        service_names=[SERVICE_NAME],
     )
     await grpc_server.start()
     try:

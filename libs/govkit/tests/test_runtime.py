@@ -7,13 +7,9 @@ import asyncio
 import httpx
 
 from govkit.nats_server import free_port
-from govkit.runtime import Component, service_component
-from govkit.settings import ComponentSettings, DatabaseSettingsMixin
-from payments import grpc_api, http_api, models
-
-
-class _Settings(DatabaseSettingsMixin, ComponentSettings):
-    pass
+from govkit.runtime import Component
+from payments.app import build
+from payments.config import Settings
 
 
 async def _readyz(component: Component) -> httpx.Response:
@@ -39,20 +35,13 @@ async def test_readiness_follows_the_nats_connection_while_liveness_stays_up(
     from govkit.migrations import upgrade
 
     await asyncio.to_thread(upgrade, "payments", database_url)
-    settings = _Settings(
+    settings = Settings(
         database_url=database_url,
         http_port=free_port(),
         grpc_port=free_port(),
         nats_url=nats_server.url,
     )
-    component = service_component(
-        name="payments",
-        settings=settings,
-        tables=models.messaging,
-        http_app=http_api.create_app(),
-        grpc_register=grpc_api.register,
-        grpc_services=[grpc_api.SERVICE_NAME],
-    )
+    component = build(settings)
     await component.start()
     try:
         ready = await _wait_for_status(component, 200)
@@ -81,18 +70,13 @@ async def test_a_component_started_before_nats_becomes_ready_when_nats_arrives(
 
     await asyncio.to_thread(upgrade, "payments", database_url)
     nats_server.stop()
-    settings = _Settings(
+    settings = Settings(
         database_url=database_url,
         http_port=free_port(),
         grpc_port=free_port(),
         nats_url=nats_server.url,
     )
-    component = service_component(
-        name="payments",
-        settings=settings,
-        tables=models.messaging,
-        http_app=http_api.create_app(),
-    )
+    component = build(settings)
     await component.start()
     try:
         early = await _readyz(component)
