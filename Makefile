@@ -48,6 +48,7 @@ bench: install ## Run the benchmarks under bench/ (results go in docs/benchmarks
 	@$(VENV)/bin/python bench/startup.py --runs 5
 	@$(VENV)/bin/python bench/gateway_overhead.py --duration 10
 	@$(VENV)/bin/python bench/registers.py
+	@$(VENV)/bin/python bench/payments.py
 
 clean: ## Remove .venv, .tools and var/ (all local data)
 	rm -rf $(VENV) $(TOOLS) var

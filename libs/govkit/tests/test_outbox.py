@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import nats.js.errors
 import pytest
+import sqlalchemy as sa
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from govkit.consumer import ConsumerSpec, EventConsumer
 from govkit.db import Database
 from govkit.events import DEADLETTER_STREAM, connect, ensure_streams, stream_name
-from govkit.outbox import OutboxRelay
+from govkit.outbox import OutboxRelay, add_rows, outbox_row
+from govplat.payments.v1 import events_pb2
 
 WORKER_PATH = Path(__file__).with_name("outbox_worker.py")
 _spec = importlib.util.spec_from_file_location("outbox_worker", WORKER_PATH)
@@ -267,6 +271,72 @@ async def test_an_effect_runs_outside_any_transaction_once_per_event_and_concurr
     for message in await again.fetch(12, timeout=5):
         assert await consumer.handle(message) == "duplicate", "the inbox remembers each effect"
     assert await worker.effect_counts(db) == {event_id: 1 for event_id in event_ids}
+
+
+async def test_an_event_the_consumer_does_not_accept_is_acknowledged_without_the_inbox(db, js):
+    """``accepts`` lets a consumer pass over the events of its subject it never acts on
+    without a transaction each: they are acknowledged, not run, not remembered."""
+    relay = OutboxRelay(db, worker.tables, js, component="test")
+    seen: list[str] = []
+
+    async def effect(event) -> None:
+        seen.append(event.subject)
+
+    def accepts(event) -> bool:
+        return event.parse(events_pb2.PaymentCreated).amount % 2 == 0
+
+    spec = ConsumerSpec(
+        durable="test-accepts",
+        stream=stream_name("payments"),
+        subjects=[SUBJECT],
+        effect=effect,
+        accepts=accepts,
+    )
+    consumer = EventConsumer(spec, db=db, tables=worker.tables, js=js)
+    await worker.write_events(db, 6)
+
+    async def all_passed() -> bool:
+        try:
+            info = await js.consumer_info(stream_name("payments"), "test-accepts")
+        except nats.js.errors.NotFoundError:  # not made yet
+            return False
+        return info.num_pending == 0 and info.num_ack_pending == 0 and len(seen) == 3
+
+    await run_until(lambda: [relay.run, consumer.run], all_passed)
+    assert seen == ["pay-0", "pay-2", "pay-4"]
+    async with db.read() as session:
+        remembered = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(worker.tables.inbox)
+            .where(worker.tables.inbox.c.consumer == "test-accepts")
+        )
+    assert remembered == 3
+
+
+async def test_outbox_rows_written_together_keep_each_operations_trace_and_order(db):
+    """Rows made by ``outbox_row`` in each operation's own context and written by
+    another task in one statement carry their own operation's trace, in order."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    rows, trace_ids = [], []
+    for number in range(3):
+        with tracer.start_as_current_span(f"operation {number}") as span:
+            message = events_pb2.PaymentCreated(payment_id=f"pay-{number}")
+            rows.append(outbox_row(message, source=worker.SOURCE, subject=f"pay-{number}"))
+            trace_ids.append(format(span.get_span_context().trace_id, "032x"))
+    async with db.write() as session:
+        await add_rows(session, worker.tables, rows)
+    async with db.read() as session:
+        written = (
+            await session.execute(
+                sa.select(worker.tables.outbox.c.id, worker.tables.outbox.c.headers).order_by(
+                    worker.tables.outbox.c.position
+                )
+            )
+        ).all()
+    assert [row.id for row in written] == [row["id"] for row in rows]
+    assert [json.loads(row.headers)["traceparent"].split("-")[1] for row in written] == trace_ids
 
 
 def test_a_consumer_needs_exactly_one_of_handler_and_effect():

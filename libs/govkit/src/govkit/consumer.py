@@ -66,6 +66,10 @@ class ConsumerSpec:
         retry_delays: seconds to wait before each retry (the last one repeats).
         concurrency: how many messages of one fetched batch are handled at once
             (1: in order). Only for events that do not depend on each other's order.
+        accepts: ``(event) -> bool``, a quick look at the event (no I/O) for a consumer
+            that acts on few of its subject's events: one it refuses is acknowledged
+            at once, without the handler or effect and without the inbox (nothing was
+            done, so there is nothing to remember). If it raises, the event is handled.
     """
 
     durable: str
@@ -77,6 +81,7 @@ class ConsumerSpec:
     retry_delays: Sequence[float] = (0.2, 1.0, 5.0, 15.0)
     effect: Callable[[Event], Awaitable[None]] | None = None
     concurrency: int = 1
+    accepts: Callable[[Event], bool] | None = None
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.effect is None):
@@ -168,7 +173,7 @@ class EventConsumer:
 
     async def handle(self, message: Msg) -> str:
         """Handle one message; returns the outcome: ``handled``, ``duplicate``,
-        ``retry``, ``dead_letter`` or ``invalid``."""
+        ``retry``, ``dead_letter``, ``invalid`` or ``skipped`` (not ``accepts``)."""
         delivery = message.metadata.num_delivered if message.metadata else 1
         try:
             event = Event.from_headers(message.subject, message.data, message.headers, delivery)
@@ -176,6 +181,9 @@ class EventConsumer:
             log.error("consumer %s got a message that is not an event: %s", self.spec.durable, exc)
             await self._dead_letter(message, f"invalid envelope: {exc}")
             return self._count("invalid")
+        if not self._accepts(event):
+            await _quietly(message.ack())
+            return self._count("skipped")
         parent = extract_trace_context(message.headers)
         with tracer.start_as_current_span(
             f"{message.subject} process", context=parent, kind=SpanKind.CONSUMER
@@ -213,6 +221,14 @@ class EventConsumer:
                 return self._count("retry")
         await _quietly(message.ack())
         return self._count("duplicate" if duplicate else "handled")
+
+    def _accepts(self, event: Event) -> bool:
+        if self.spec.accepts is None:
+            return True
+        try:
+            return bool(self.spec.accepts(event))
+        except Exception:  # the handler or effect meets the problem, and retries
+            return True
 
     async def _handle_once(self, event: Event) -> bool:
         """Run the handler unless the inbox already has the event; True if it had."""

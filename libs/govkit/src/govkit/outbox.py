@@ -158,24 +158,48 @@ async def add_event(
     Returns:
         The event id.
     """
+    row = outbox_row(message, source=source, subject=subject, event_id=event_id, time=time)
+    await add_rows(session, tables, [row])
+    return row["id"]
+
+
+def outbox_row(
+    message: Message,
+    *,
+    source: str,
+    subject: str = "",
+    event_id: str | None = None,
+    time: datetime | None = None,
+    trace_headers: dict[str, str] | None = None,
+) -> dict:
+    """The outbox row of an event (the arguments as for :func:`add_event`), for
+    :func:`add_rows`. ``trace_headers``: the operation's trace context, from
+    :func:`govkit.events.inject_trace_headers` in the operation's own task (default:
+    the current one), so that a row written on another task's behalf keeps its
+    request's trace."""
     event_id = event_id or str(uuid.uuid4())
     now = time or utcnow()
     headers = cloudevent_headers(
         event_id=event_id, message=message, source=source, subject=subject, time=now
     )
-    headers.update(inject_trace_headers())
-    await session.execute(
-        tables.outbox.insert().values(
-            id=event_id,
-            subject=subject_for(message),
-            payload=message.SerializeToString(),
-            headers=json.dumps(headers, sort_keys=True),
-            created_at=now,
-            attempts=0,
-        )
-    )
+    headers.update(inject_trace_headers() if trace_headers is None else trace_headers)
+    return {
+        "id": event_id,
+        "subject": subject_for(message),
+        "payload": message.SerializeToString(),
+        "headers": json.dumps(headers, sort_keys=True),
+        "created_at": now,
+        "attempts": 0,
+    }
+
+
+async def add_rows(session: AsyncSession, tables: MessagingTables, rows: list[dict]) -> None:
+    """Queue outbox rows made by :func:`outbox_row` in the caller's open write
+    transaction, in one statement (many events of one transaction, in order)."""
+    if not rows:
+        return
+    await session.execute(tables.outbox.insert(), rows)
     session.info["govplat_outbox_added"] = True
-    return event_id
 
 
 class OutboxRelay:

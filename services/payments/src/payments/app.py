@@ -61,6 +61,7 @@ def build(settings: Settings | None = None) -> Component:
             stream=stream_name("payments"),
             subjects=[subject_for(events_pb2.PaymentCreated)],
             effect=recurring.on_event,
+            accepts=recurring.accepts,
             concurrency=4,
         ),
     ]

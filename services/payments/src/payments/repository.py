@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.models import (
@@ -38,6 +38,13 @@ async def events(session: AsyncSession, payment_id: str) -> list[PaymentEvent]:
         select(PaymentEvent).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.id)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def add_events(session: AsyncSession, states: list[dict]) -> None:
+    """Add payment events (``PaymentEvent`` columns but ``id``) in one statement, as
+    ORM objects cannot (each would wait for its id)."""
+    if states:
+        await session.execute(insert(PaymentEvent), states)
 
 
 async def refunds_of(session: AsyncSession, payment_id: str) -> list[Refund]:
@@ -115,6 +122,21 @@ async def idempotency_key(
 ) -> IdempotencyKey | None:
     """A remembered ``Idempotency-Key``, or ``None``."""
     return await session.get(IdempotencyKey, (account, resource, key))
+
+
+async def idempotency_keys_taken(
+    session: AsyncSession, resource: str, keys: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of ``keys`` (``(account, key)`` pairs) are remembered for ``resource``, in
+    one query (expired ones too: they are forgotten by whoever reuses them)."""
+    if not keys:
+        return set()
+    query = select(IdempotencyKey.account, IdempotencyKey.key).where(
+        IdempotencyKey.account.in_({account for account, _key in keys}),
+        IdempotencyKey.resource == resource,
+        IdempotencyKey.key.in_({key for _account, key in keys}),
+    )
+    return {(account, key) for account, key in await session.execute(query)} & keys
 
 
 async def forget_idempotency_keys(session: AsyncSession, before: datetime) -> int:

@@ -194,6 +194,12 @@ class RecurringPayments:
     acquirer: Acquirer
     origin: str
 
+    @staticmethod
+    def accepts(event: Event) -> bool:
+        """Whether a ``PaymentCreated`` is an agreement payment's (the consumer's
+        ``accepts``: the others are acknowledged without a look at the database)."""
+        return event.parse(events_pb2.PaymentCreated).authorisation_mode == "agreement"
+
     async def on_event(self, event: Event) -> None:
         """Authorise a new agreement payment on its agreement's card; ``success`` then
         capture (:mod:`payments.service.settlement`).

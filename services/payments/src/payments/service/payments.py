@@ -22,14 +22,15 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
-from govkit.outbox import add_event
+from govkit.events import inject_trace_headers
+from govkit.outbox import add_event, add_rows, outbox_row
 from govplat.payments.v1 import events_pb2
 from payments import repository
 from payments.acquirer import Acquirer
@@ -46,6 +47,7 @@ from payments.service import (
     settlement,
     webhooks,
 )
+from payments.service.group_commit import GroupCommit
 from payments.validation import NewPayment, idempotency_key_of, new_payment
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,11 @@ class Payments:
     idempotency_seconds: float = 86400.0
     #: How long a capture or refund may wait for the acquirer before it is asked again.
     settle_grace_seconds: float = 60.0
+    #: Concurrent creates, written together (:func:`create_payment`).
+    creates: GroupCommit[_Pending, Created | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.creates = GroupCommit(lambda pending: _create_batch(self, pending))
 
 
 def _timestamp(value: datetime):
@@ -80,13 +87,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_token(payment: Payment) -> tuple[str, ChargeToken]:
+    token = secrets.token_urlsafe(24)
+    return token, ChargeToken(
+        token_hash=token_hash(token), payment_id=payment.id, created_at=utcnow()
+    )
+
+
 async def mint_token(session: AsyncSession, payment: Payment) -> str:
     """A new single-use ``next_url`` token for a web payment (each read makes one, as
     Pay's connector does)."""
-    token = secrets.token_urlsafe(24)
-    session.add(
-        ChargeToken(token_hash=token_hash(token), payment_id=payment.id, created_at=utcnow())
-    )
+    token, row = _new_token(payment)
+    session.add(row)
     await session.flush()
     return token
 
@@ -100,18 +112,20 @@ def wants_token(payment: Payment) -> bool:
     )
 
 
+def _event_values(payment: Payment) -> dict:
+    return {
+        "payment_id": payment.id,
+        "status": payment.status,
+        "finished": payment.finished,
+        "code": payment.code,
+        "message": payment.message,
+        "created_at": payment.updated_at,
+    }
+
+
 async def record(session: AsyncSession, payment: Payment) -> None:
     """Add the payment's current state to its events."""
-    session.add(
-        PaymentEvent(
-            payment_id=payment.id,
-            status=payment.status,
-            finished=payment.finished,
-            code=payment.code,
-            message=payment.message,
-            created_at=payment.updated_at,
-        )
-    )
+    session.add(PaymentEvent(**_event_values(payment)))
     await session.flush()
 
 
@@ -218,6 +232,12 @@ async def create_payment(
             status=422,
         )
     digest = _request_digest(request)
+    if request.set_up_agreement is None and request.agreement_id is None:
+        pending = _Pending(caller, request, key, digest, inject_trace_headers())
+        created = await payments.creates.submit(pending)
+        if created is not None:
+            return created
+    # A key seen before, an agreement to look up, or a batch that failed: on its own.
     try:
         async with payments.db.write() as session:
             return await _create(payments, session, caller, request, key, digest)
@@ -227,6 +247,127 @@ async def create_payment(
     # The same key at the same moment on PostgreSQL: the first one made the payment.
     async with payments.db.write() as session:
         return await _create(payments, session, caller, request, key, digest)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A create waiting for :func:`_create_batch`: a new payment without an agreement,
+    with its request's trace context (``trace``) for its outbox event."""
+
+    caller: Caller
+    request: NewPayment
+    key: str | None
+    digest: bytes
+    trace: dict[str, str]
+
+
+async def _create_batch(payments: Payments, pending: list[_Pending]) -> list[Created | None]:
+    """Create the payments of ``pending`` in one write transaction (group commit), each
+    with what :func:`_create` writes: the payment, its first event, its key, its
+    ``next_url`` token and its ``PaymentCreated`` outbox event.
+
+    Returns one result per entry: ``None`` for an entry left to :func:`_create`
+    (its key is remembered already, or comes twice in the batch), and ``None`` for
+    every entry when the transaction fails, so each gets its own answer.
+    """
+    try:
+        async with payments.db.write() as session:
+            now = utcnow()
+            keys = {(p.caller.account, p.key) for p in pending if p.key is not None}
+            taken = await repository.idempotency_keys_taken(session, "payment", keys)
+            results: list[Created | None] = []
+            made: list[Payment] = []
+            rows: list[object] = []
+            states: list[dict] = []
+            events: list[dict] = []
+            for entry in pending:
+                if entry.key is not None:
+                    if (entry.caller.account, entry.key) in taken:
+                        results.append(None)
+                        continue
+                    taken.add((entry.caller.account, entry.key))
+                payment = _new_payment(entry.caller, entry.request, now)
+                made.append(payment)
+                states.append(_event_values(payment))
+                if entry.key is not None:
+                    rows.append(_key_row(payment, entry.key, entry.digest))
+                token = None
+                if wants_token(payment):
+                    token, token_row = _new_token(payment)
+                    rows.append(token_row)
+                events.append(
+                    outbox_row(
+                        _created_event(payment),
+                        source=SOURCE,
+                        subject=payment.id,
+                        time=now,
+                        trace_headers=entry.trace,
+                    )
+                )
+                results.append(Created(payment, 0, token))
+            session.add_all(made)
+            await session.flush()  # before the rows that refer to them
+            session.add_all(rows)
+            await session.flush()
+            await repository.add_events(session, states)
+            await add_rows(session, messaging, events)
+    except SQLAlchemyError as exc:
+        log.info("a batch of %d creates failed, each is retried: %s", len(pending), exc)
+        return [None] * len(pending)
+    return results
+
+
+def _new_payment(caller: Caller, request: NewPayment, now: datetime) -> Payment:
+    """A ``created`` payment of ``caller`` from a checked request."""
+    return Payment(
+        id=new_id(),
+        account=caller.account,
+        service_id=caller.service_id,
+        live=caller.live,
+        amount=request.amount,
+        description=request.description,
+        reference=request.reference,
+        return_url=request.return_url,
+        email=request.email,
+        language=request.language,
+        metadata_json=json.dumps(request.metadata, ensure_ascii=False)
+        if request.metadata
+        else None,
+        delayed_capture=request.delayed_capture,
+        moto=request.moto,
+        authorisation_mode=request.authorisation_mode,
+        agreement_id=request.agreement_id,
+        set_up_agreement=request.set_up_agreement,
+        agreement_payment_type=request.agreement_payment_type,
+        prefilled=json.dumps(request.prefilled, ensure_ascii=False) if request.prefilled else None,
+        status="created",
+        finished=False,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _key_row(payment: Payment, key: str, digest: bytes) -> IdempotencyKey:
+    return IdempotencyKey(
+        account=payment.account,
+        resource="payment",
+        key=key,
+        request_digest=digest,
+        resource_id=payment.id,
+        created_at=payment.created_at,
+    )
+
+
+def _created_event(payment: Payment) -> events_pb2.PaymentCreated:
+    return events_pb2.PaymentCreated(
+        payment_id=payment.id,
+        service_id=payment.service_id,
+        amount=payment.amount,
+        reference=payment.reference,
+        create_time=_timestamp(payment.created_at),
+        authorisation_mode=payment.authorisation_mode,
+        key_type="live" if payment.live else "test",
+    )
 
 
 async def _create(
@@ -279,62 +420,14 @@ async def _create(
             raise invalid("agreement_id", "Agreement does not exist", status=400)
         if agreement.status != "active":
             raise invalid("agreement_id", "Agreement must be active", status=400)
-    payment = Payment(
-        id=new_id(),
-        account=caller.account,
-        service_id=caller.service_id,
-        live=caller.live,
-        amount=request.amount,
-        description=request.description,
-        reference=request.reference,
-        return_url=request.return_url,
-        email=request.email,
-        language=request.language,
-        metadata_json=json.dumps(request.metadata, ensure_ascii=False)
-        if request.metadata
-        else None,
-        delayed_capture=request.delayed_capture,
-        moto=request.moto,
-        authorisation_mode=request.authorisation_mode,
-        agreement_id=request.agreement_id,
-        set_up_agreement=request.set_up_agreement,
-        agreement_payment_type=request.agreement_payment_type,
-        prefilled=json.dumps(request.prefilled, ensure_ascii=False) if request.prefilled else None,
-        status="created",
-        finished=False,
-        created_at=now,
-        updated_at=now,
-    )
+    payment = _new_payment(caller, request, now)
     session.add(payment)
     await session.flush()
     await record(session, payment)
     if key is not None:
-        session.add(
-            IdempotencyKey(
-                account=caller.account,
-                resource="payment",
-                key=key,
-                request_digest=digest,
-                resource_id=payment.id,
-                created_at=now,
-            )
-        )
+        session.add(_key_row(payment, key, digest))
         await session.flush()
-    await add_event(
-        session,
-        messaging,
-        events_pb2.PaymentCreated(
-            payment_id=payment.id,
-            service_id=payment.service_id,
-            amount=payment.amount,
-            reference=payment.reference,
-            create_time=_timestamp(now),
-            authorisation_mode=payment.authorisation_mode,
-            key_type="live" if caller.live else "test",
-        ),
-        source=SOURCE,
-        subject=payment.id,
-    )
+    await add_event(session, messaging, _created_event(payment), source=SOURCE, subject=payment.id)
     token = await mint_token(session, payment) if wants_token(payment) else None
     return Created(payment, 0, token)
 
