@@ -11,7 +11,6 @@ import pytest
 from notifications_python_client.errors import HTTPError
 from notifications_python_client.notifications import NotificationsAPIClient
 
-from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat_cli.identity_admin import IdentityAdmin
 from govplat_cli.notify_admin import NotifyAdmin
 from notify.templating import letter
@@ -24,25 +23,11 @@ class Agency:
         self.platform = platform
         token = platform.secrets()["identity_admin_token"]
         with IdentityAdmin(f"127.0.0.1:{platform.grpc['identity']}", token) as admin:
-            organisation = admin.call(
-                "CreateOrganisation", pb.CreateOrganisationRequest(name=f"Agency {uuid.uuid4()}")
-            ).organisation
-            self.service_id = admin.call(
-                "CreateService",
-                pb.CreateServiceRequest(organisation_id=organisation.id, name="Licences"),
-            ).service.id
-            self.keys = {
-                name: admin.call(
-                    "CreateApiKey",
-                    pb.CreateApiKeyRequest(
-                        service_id=self.service_id,
-                        name=f"{name} key",
-                        api=pb.API_NOTIFY,
-                        key_type=value,
-                    ),
-                ).key
-                for name, value in (("live", pb.KEY_TYPE_LIVE), ("test", pb.KEY_TYPE_TEST))
-            }
+            self.service_id, self.keys = admin.new_service(
+                f"Agency {uuid.uuid4()}",
+                "Licences",
+                {"live": ("notify", "live"), "test": ("notify", "test")},
+            )
         self.notify_admin = NotifyAdmin(platform.gateway_url, token)
         self.templates = {
             "sms": self.template("sms", "Hello ((name)), your reference is ((ref)).", name="Text"),

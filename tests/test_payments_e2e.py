@@ -1,5 +1,6 @@
-"""``govplat payments reconcile`` on the running platform: payments taken on the hosted
-pages and refunds through the gateway, then the day's CSV, whose totals match them."""
+"""Payments on the running platform, through the gateway: ``govplat payments reconcile``
+prints a day whose totals match the payments taken on the hosted pages and the refunds;
+a payment taken becomes notify's receipt (``PaymentSucceeded`` across JetStream)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import io
 import re
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 
-from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat_cli.identity_admin import IdentityAdmin
+from govplat_cli.notify_admin import NotifyAdmin
 
 CARD = {
     "card-number": "4444333322221111",
@@ -34,22 +36,10 @@ def new_service_with_pay_key(platform) -> tuple[str, str]:
     """A fresh service (so the day's totals are its own) and its Pay test key."""
     token = platform.secrets()["identity_admin_token"]
     with IdentityAdmin(f"127.0.0.1:{platform.grpc['identity']}", token) as admin:
-        organisation = admin.call(
-            "CreateOrganisation", pb.CreateOrganisationRequest(name=f"Agency {uuid.uuid4()}")
-        ).organisation
-        service_id = admin.call(
-            "CreateService", pb.CreateServiceRequest(organisation_id=organisation.id, name="Fees")
-        ).service.id
-        key = admin.call(
-            "CreateApiKey",
-            pb.CreateApiKeyRequest(
-                service_id=service_id,
-                name="pay test",
-                api=pb.API_PAYMENTS,
-                key_type=pb.KEY_TYPE_TEST,
-            ),
-        ).key
-    return service_id, key
+        service_id, keys = admin.new_service(
+            f"Agency {uuid.uuid4()}", "Fees", {"pay": ("payments", "test")}
+        )
+    return service_id, keys["pay"]
 
 
 def pay_on_the_pages(gateway: str, next_url: str, card: dict) -> httpx.Response:
@@ -157,3 +147,53 @@ def test_the_reconcile_command_prints_a_csv_whose_totals_match_the_days_payments
     )
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def receipts_to(platform, service_id: str, reference: str) -> list[dict]:
+    """The sandbox inbox's messages of ``service_id`` that mention ``reference``."""
+    token = platform.secrets()["identity_admin_token"]
+    with NotifyAdmin(platform.gateway_url, token) as admin:
+        messages = admin.call("GET", f"/services/{service_id}/sandbox-inbox?limit=250")["messages"]
+    return [m for m in messages if reference in (m["body"] or "")]
+
+
+def test_a_payment_taken_sends_the_services_receipt_once_to_the_payers_email(running_platform):
+    credentials = running_platform.credentials()
+    gateway = running_platform.gateway_url
+    given, typed = (f"RCPT-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    with httpx.Client(
+        base_url=gateway,
+        headers={"Authorization": f"Bearer {credentials['pay_api_key']}"},
+        timeout=30,
+    ) as api:
+        payments = {}
+        for reference, email in ((given, "service-gave@example.com"), (typed, None)):
+            body = {
+                "amount": 2599,
+                "reference": reference,
+                "description": "Parking permit",
+                "return_url": "https://agency.example/done",
+            }
+            if email:
+                body["email"] = email
+            created = api.post("/v1/payments", json=body)
+            assert created.status_code == 201, created.text
+            payments[reference] = created.json()
+    for payment in payments.values():
+        done = pay_on_the_pages(gateway, payment["_links"]["next_url"]["href"], CARD)
+        assert done.headers["location"] == "https://agency.example/done"
+
+    service_id = credentials["sandbox_service_id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(receipts_to(running_platform, service_id, ref) for ref in payments):
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)  # a second receipt for either would come within this
+    for reference, recipient in ((given, "service-gave@example.com"), (typed, CARD["email"])):
+        receipts = receipts_to(running_platform, service_id, reference)
+        assert len(receipts) == 1, (reference, receipts)
+        receipt = receipts[0]
+        assert (receipt["type"], receipt["key_type"], receipt["to"]) == ("email", "test", recipient)
+        assert "£25.99" in receipt["body"]
+        assert "Parking permit" in receipt["body"]

@@ -110,3 +110,37 @@ class IdentityAdmin:
             token = page.next_page_token
             if not token:
                 return None
+
+    def new_service(
+        self, organisation: str, service: str, keys: dict[str, tuple[str, str]]
+    ) -> tuple[str, dict[str, str]]:
+        """A new organisation called ``organisation`` with one service called ``service``
+        and its API keys: ``keys`` maps a name of the caller's to ``(api, key_type)``
+        (``"notify"`` or ``"payments"``; ``"live"``, ``"test"`` or ``"team"``).
+
+        Returns:
+            ``(service_id, {name: the key, shown this once})``.
+
+        Raises:
+            AdminError: when identity refuses a call (a duplicate name, a bad token).
+            KeyError: for an unknown api or key type.
+        """
+        created = self.call(
+            "CreateOrganisation", pb.CreateOrganisationRequest(name=organisation)
+        ).organisation
+        service_id = self.call(
+            "CreateService", pb.CreateServiceRequest(organisation_id=created.id, name=service)
+        ).service.id
+        made = {
+            name: self.call(
+                "CreateApiKey",
+                pb.CreateApiKeyRequest(
+                    service_id=service_id,
+                    name=f"{service} {name}",
+                    api=API[api],
+                    key_type=KEY_TYPE[key_type],
+                ),
+            ).key
+            for name, (api, key_type) in keys.items()
+        }
+        return service_id, made

@@ -308,4 +308,53 @@ def sandbox_credentials(
             typer.echo(f"{key} = {value}")
 
 
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    webhook: Annotated[
+        bool,
+        typer.Option(
+            "--webhook",
+            help="Also subscribe a local receiver to card_payment_succeeded and check its signature.",
+        ),
+    ] = False,
+    amount: Annotated[int, typer.Option(help="The payment's amount in pence.", min=1)] = 1250,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the receipt and the webhook.", min=1)
+    ] = 30.0,
+) -> None:
+    """Take one payment through the running platform (`govplat up`) as an agency and a
+    citizen do: create it, pay on the hosted pages, read it, show the receipt notify
+    sent to the sandbox inbox, and print the trace id. See docs/payments.md."""
+    import os
+
+    from govplat_cli.demo import DemoError, run_demo
+    from govplat_cli.identity_admin import AdminError, admin_token
+
+    folder = data_dir or _up_settings(None).data_dir
+    try:
+        sandbox = json.loads((folder / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        raise fail(
+            f"no sandbox credentials in {folder}: run `govplat up` (or `make up`) first"
+        ) from None
+    try:
+        token = admin_token(folder, os.environ.get("GOVPLAT_ADMIN_TOKEN"))
+    except AdminError as error:
+        raise fail(str(error)) from None
+    trace_file = os.environ.get("GOVPLAT_TRACE_FILE")
+    try:
+        run_demo(
+            sandbox,
+            token,
+            amount=amount,
+            webhook=webhook,
+            timeout=timeout,
+            trace_file=Path(trace_file) if trace_file else None,
+            say=typer.echo,
+        )
+    except DemoError as error:
+        raise fail(str(error)) from None
+
+
 _add_admin_commands()

@@ -14,7 +14,8 @@ Forwarded requests are the hot path: :class:`GatewayApp` serves them as plain AS
 before FastAPI's routing and middleware, which serve only the gateway's own pages
 (the portal, the probes, the 404 for unknown paths). When traces are exported
 (:func:`govkit.telemetry.exporting`) a forwarded request gets one server span, the
-parent of the backend's; otherwise the caller's ``traceparent`` goes on unchanged.
+parent of the backend's, with the request id (``http.request.header.x-request-id``, as
+in the access log); otherwise the caller's ``traceparent`` goes on unchanged.
 """
 
 from __future__ import annotations
@@ -252,6 +253,8 @@ class GatewayApp(FastAPI):
                         "http.request.method": scope["method"],
                         "http.route": state["route"],
                         "govplat.backend": state["backend"],
+                        # As the access log has it, so that a log line finds its trace.
+                        "http.request.header.x-request-id": (request_id,),
                     },
                 )
             else:

@@ -10,6 +10,8 @@ are retried (Notify: 5 times, 300 seconds apart; ``CALLBACK_RETRIES`` and
 ``CALLBACK_RETRY_SECONDS``), then the event goes to the dead-letter subject where
 operators see it; any other 4xx is not retried. Callbacks are at least once: a
 receiver may see one twice and should use ``id`` and ``status`` to de-duplicate.
+Each attempt is a CLIENT span ``callback send`` (the notification's id, its status and
+the answer's status code; not the URL, the token or the body).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import logging
 from dataclasses import dataclass
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from govkit.db import Database
 from govkit.events import Event
@@ -27,6 +31,7 @@ from notify.models import Notification
 from notify.service import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("govplat.notify")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -93,15 +98,26 @@ class Callbacks:
         headers = {"Content-Type": "application/json"}
         if service.callback_bearer_token:
             headers["Authorization"] = f"Bearer {service.callback_bearer_token}"
-        try:
-            response = await self.client.post(
-                service.callback_url,
-                json=payload(notification, changed.status),
-                headers=headers,
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise CallbackFailed(type(exc).__name__) from None
+        with tracer.start_as_current_span(
+            "callback send",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "govplat.notification.id": notification.id,
+                "govplat.notification.status": changed.status,
+            },
+            record_exception=False,
+        ) as span:
+            try:
+                response = await self.client.post(
+                    service.callback_url,
+                    json=payload(notification, changed.status),
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except httpx.HTTPError as exc:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+                raise CallbackFailed(type(exc).__name__) from None
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code >= 500 or response.status_code == 429:
             raise CallbackFailed(f"HTTP {response.status_code}")
         if response.status_code >= 400:

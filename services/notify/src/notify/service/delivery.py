@@ -24,6 +24,11 @@ readable PDF of at most 10 pages (``validation-failed``). Letters are then print
 by the sandbox printer: the PDF is kept (``GET /v2/notifications/{id}/pdf``) and the
 letter is ``delivered`` (shown as ``received``).
 
+Each hand-over to a provider (the sandbox inbox, the sandbox printer, SMTP, the HTTP
+text message provider) is a CLIENT span ``<type> send``, a child of the consumer's
+span for ``NotificationCreated``, with the notification's id, type, the provider and
+the status it ended in (never the recipient or the content).
+
 Simulated recipients (Notify's research mode, for test keys and the sandbox): text
 messages to numbers ending ``7700900003`` end ``temporary-failure``, ``7700900002``
 ``permanent-failure``; emails to ``temp-fail@simulator.notify`` and
@@ -32,10 +37,13 @@ messages to numbers ending ``7700900003`` end ``temporary-failure``, ``770090000
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
@@ -53,6 +61,7 @@ from notify.templating import letter as letter_format
 from notify.templating import sms
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("govplat.notify")
 
 EICAR_SIGNATURE = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
 MAX_LETTER_PAGES = letter_format.MAX_PAGES
@@ -150,28 +159,37 @@ class Delivery:
         if scan is not None:
             await self._record_scan(notification_id, scan)
         if notification.type == "letter":
-            return await self._print_letter(notification_id)
+            with _send_span(notification, "sandbox-printer") as span:
+                return _ended(span, await self._print_letter(notification_id))
         sandbox = notification.key_type == "test" or self.providers.is_sandbox(notification.type)
         if sandbox:
-            return await self._deliver_to_sandbox(notification_id)
+            with _send_span(notification, "sandbox") as span:
+                return _ended(span, await self._deliver_to_sandbox(notification_id))
         outgoing = await self._claim(notification_id)
         if outgoing is None:
             return None
-        try:
-            if isinstance(outgoing, OutgoingEmail):
-                assert self.providers.email is not None
-                result = await self.providers.email.send(outgoing)
-            else:
-                assert self.providers.sms is not None
-                result = await self.providers.sms.send(outgoing)
-        except ProviderUnavailable as exc:
-            if attempt >= self.max_attempts:
-                log.error(
-                    "delivery of %s failed after %d attempts: %s", notification_id, attempt, exc
-                )
-                return await self._finish(notification_id, "technical-failure", None)
-            raise RetryLater(str(exc)) from None
-        return await self._finish(notification_id, result.status, result.reference)
+        provider = "smtp" if isinstance(outgoing, OutgoingEmail) else "http"
+        with _send_span(notification, provider) as span:
+            try:
+                if isinstance(outgoing, OutgoingEmail):
+                    assert self.providers.email is not None
+                    result = await self.providers.email.send(outgoing)
+                else:
+                    assert self.providers.sms is not None
+                    result = await self.providers.sms.send(outgoing)
+            except ProviderUnavailable as exc:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, "provider unavailable"))
+                if attempt >= self.max_attempts:
+                    log.error(
+                        "delivery of %s failed after %d attempts: %s", notification_id, attempt, exc
+                    )
+                    return _ended(
+                        span, await self._finish(notification_id, "technical-failure", None)
+                    )
+                raise RetryLater(str(exc)) from None
+            return _ended(
+                span, await self._finish(notification_id, result.status, result.reference)
+            )
 
     async def _claim(self, notification_id: str) -> OutgoingEmail | OutgoingSms | None:
         """``sending``, one more attempt counted; what to hand to the provider."""
@@ -303,6 +321,29 @@ class Delivery:
                 session, notification, "delivered", reference=f"sandbox-print-{notification.id}"
             )
             return "delivered"
+
+
+@contextlib.contextmanager
+def _send_span(notification: Notification, provider: str) -> Iterator[Span]:
+    """The CLIENT span of one hand-over to a provider (see the module docstring)."""
+    with tracer.start_as_current_span(
+        f"{notification.type} send",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "govplat.notification.id": notification.id,
+            "govplat.notification.type": notification.type,
+            "govplat.provider": provider,
+        },
+        record_exception=False,
+    ) as span:
+        yield span
+
+
+def _ended(span: Span, status: str | None) -> str | None:
+    """Record the status a delivery ended in on its span; return it."""
+    if status:
+        span.set_attribute("govplat.notification.status", status)
+    return status
 
 
 def _scan(pdf: bytes) -> tuple[str, int]:
