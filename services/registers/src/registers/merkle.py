@@ -148,12 +148,15 @@ class CompactRange:
 
     Attributes:
         size: number of leaves.
-        nodes: ``(level, index, hash)`` of the edge's subtrees, largest (leftmost) first.
+        nodes: ``(level, index, hash)`` of the edge's subtrees, largest (leftmost) first
+            (changed only by :meth:`append`).
     """
 
     def __init__(self, size: int, nodes: list[tuple[int, int, bytes]]) -> None:
         self.size = size
         self.nodes = nodes
+        # 0x01 || hash of each edge node: the left half of a node hash's input, ready.
+        self._lefts = [b"\x01" + digest for _, _, digest in nodes]
 
     @staticmethod
     def positions(size: int) -> list[tuple[int, int]]:
@@ -176,14 +179,15 @@ class CompactRange:
         index = self.size
         created = [(0, index, leaf)]
         level, current = 0, leaf
-        nodes = self.nodes
+        nodes, lefts = self.nodes, self._lefts
         sha256 = hashlib.sha256
         while nodes and nodes[-1][0] == level:
-            _, left_index, left = nodes.pop()
-            current = sha256(b"\x01" + left + current).digest()
+            left_index = nodes.pop()[1]
+            current = sha256(lefts.pop() + current).digest()  # node_hash(left, current)
             level += 1
             created.append((level, left_index >> 1, current))
         nodes.append((level, index >> level, current))
+        lefts.append(b"\x01" + current)
         self.size += 1
         return created
 
@@ -196,11 +200,10 @@ class CompactRange:
 
     def root(self) -> bytes:
         """``MTH`` of the whole tree (RFC 9162 2.1.1): the edge folded from the right."""
-        nodes = self.nodes
-        if not nodes:
+        if not self.nodes:
             return EMPTY_ROOT
-        current = nodes[-1][2]
+        current = self.nodes[-1][2]
         sha256 = hashlib.sha256
-        for position in range(len(nodes) - 2, -1, -1):
-            current = sha256(b"\x01" + nodes[position][2] + current).digest()
+        for left in reversed(self._lefts[:-1]):
+            current = sha256(left + current).digest()  # node_hash(left, current)
         return current
