@@ -303,6 +303,10 @@ class Platform:
         if name == "identity":
             env["GOVPLAT_SECRET_KEY"] = secrets_["identity_secret_key"]
             env["GOVPLAT_ISSUER"] = self.gateway_url
+            # Where identity loads its read copy of the country register from at start.
+            env["GOVPLAT_REGISTERS_GRPC_ADDRESS"] = (
+                f"{self.settings.host}:{self.settings.ports('registers')[1]}"
+            )
         if name == "gateway":
             for service in SERVICES:
                 env[f"GOVPLAT_{service.upper()}_URL"] = (

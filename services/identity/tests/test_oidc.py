@@ -712,3 +712,40 @@ async def test_a_failing_jwks_uri_is_not_fetched_again_for_every_request(identit
         answer = await client_credentials(identity, assertion(client_id, key))
         assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert len(fetches) == 1
+
+
+async def test_userinfo_gives_the_postal_address_only_with_the_address_scope(identity):
+    from datetime import UTC, datetime
+
+    from identity.service import accounts, countries
+
+    gb = countries.RegisterEntry(
+        "GB", ['{"country":"GB","name":"United Kingdom"}'], 1, datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    await countries.apply_records(identity.context.db, [gb])
+    client_id, secret = await identity.client(scopes=["openid", "email", "address"])
+    account_id, cookie = await identity.signed_in()
+    await accounts.set_postal_address(
+        identity.context,
+        account_id,
+        address_line_1="10 Downing Street",
+        locality="London",
+        postal_code="SW1A 2AA",
+        country="GB",
+    )
+    claims = {}
+    for scope in ("openid address", "openid"):
+        code, verifier = await a_code(identity, client_id, cookie, scope=scope)
+        token = (await exchange(identity, client_id, secret, code, verifier)).json()
+        claims[scope] = (await userinfo_status(identity, token["access_token"])).json()
+    assert claims["openid address"]["address"] == {
+        "formatted": "10 Downing Street\nLondon\nSW1A 2AA\nUnited Kingdom",
+        "street_address": "10 Downing Street",
+        "locality": "London",
+        "postal_code": "SW1A 2AA",
+        "country": "GB",
+    }
+    assert "address" not in claims["openid"]
+    async with identity.http() as http:
+        metadata = (await http.get("/.well-known/openid-configuration")).json()
+    assert "address" in metadata["scopes_supported"] and "address" in metadata["claims_supported"]

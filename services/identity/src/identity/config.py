@@ -14,6 +14,9 @@ Besides those of :class:`govkit.settings.ComponentSettings`:
   ``AUTHORIZATION_CODE_SECONDS`` (60, at most 300), ``REFRESH_TOKEN_SECONDS`` (3600),
   ``SESSION_SECONDS`` (3600): lifetimes in seconds (GOV.UK One Login's defaults).
 - ``MAX_FAILED_SIGN_INS`` (5) and ``LOCKOUT_SECONDS`` (900): account lockout.
+- ``REGISTERS_GRPC_ADDRESS`` (optional, ``host:port``): where identity loads the
+  ``country`` register's records from at start (its read copy is otherwise kept by
+  events only). ``govplat up`` sets it.
 
 Default ports: HTTP 8001, gRPC 50051.
 """
@@ -39,3 +42,4 @@ class Settings(DatabaseSettingsMixin, ComponentSettings):
     session_seconds: int = Field(default=3600, ge=60, le=86400)
     max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
     lockout_seconds: int = Field(default=900, ge=1, le=86400)
+    registers_grpc_address: str | None = Field(default=None, min_length=3, max_length=300)

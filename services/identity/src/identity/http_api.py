@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from govkit.errors import DomainError
+from govkit.errors import DomainError, NotFoundError
 from govkit.http import bearer_token
 from identity import pages
 from identity.context import Context
 from identity.errors import OAuthError
-from identity.service import accounts, credentials, oidc, signing
+from identity.service import accounts, countries, credentials, oidc, signing
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_FOR_CODE = {
@@ -163,6 +163,19 @@ def client_json(c) -> dict:
         "jwks_uri": c.jwks_uri,
         "created_at": c.created_at.isoformat(),
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+    }
+
+
+def country_json(country, today) -> dict:
+    """A record of the read copy of the ``country`` register, and whether it is live today."""
+    return {
+        "country": country.code,
+        "name": country.name,
+        "official_name": country.official_name,
+        "start_date": country.start_date.isoformat() if country.start_date else None,
+        "end_date": country.end_date.isoformat() if country.end_date else None,
+        "entry_number": country.entry_number,
+        "live": country.live(today),
     }
 
 
@@ -456,6 +469,26 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
                 "INVALID_CITIZEN", "; ".join(f"{k}: {v}" for k, v in error.errors.items())
             ) from None
         return {"email": body.email.lower(), "totp_secret": totp_secret}
+
+    @admin.get("/countries", dependencies=[Depends(operator)])
+    async def list_countries() -> dict:
+        """The read copy of the ``country`` register: every record, by key."""
+        records = await countries.all_countries(db)
+        today = countries.today()
+        return {
+            "register": countries.REGISTER,
+            "total": len(records),
+            "last_entry_number": max((c.entry_number for c in records), default=0),
+            "countries": [country_json(c, today) for c in records],
+        }
+
+    @admin.get("/countries/{code}", dependencies=[Depends(operator)])
+    async def get_country(code: str) -> dict:
+        """One record of the read copy of the ``country`` register."""
+        found = await countries.get(db, code[:64])
+        if found is None:
+            raise NotFoundError("COUNTRY_NOT_FOUND", "no such key in the country register's copy")
+        return country_json(found, countries.today())
 
     @admin.post("/signing-keys/rotate", dependencies=[Depends(operator)])
     async def rotate_signing_keys() -> dict:

@@ -5,13 +5,17 @@ client secrets, tokens, codes and sessions are stored as SHA-256 hashes (they ar
 high-entropy random values); passwords as argon2id hashes; Notify key secrets
 (needed to verify HS256 signatures), TOTP seeds and signing keys encrypted with
 the service's secret key (``identity.security.SecretBox``).
+
+:class:`CountryRecord` is identity's read copy of the registers' ``country``
+register (kept by ``EntryAppended`` events, see ``identity.events``);
+:class:`PostalAddress` is a citizen's address, whose country is checked against it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from govkit.db import UTCDateTime, new_metadata, utcnow
@@ -241,3 +245,46 @@ class IssuedToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_issued_token_kind_grant", "kind", "grant_id"),)
+
+
+class CountryRecord(Base):
+    """The current record of one key of the ``country`` register (a read copy).
+
+    One row per key (ISO 3166-1 alpha-2 code), the item of the latest entry applied:
+    an entry is applied only when its ``entry_number`` is higher than the row's, so
+    events and the start-up load may arrive in any order and any number of times.
+    ``start_date`` and ``end_date`` are the first day of the register's (possibly
+    partial) dates: ``1993`` is 1 January 1993. ``name_key`` and
+    ``official_name_key`` are the names folded for matching what a citizen types.
+    """
+
+    __tablename__ = "country_record"
+
+    country: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    official_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    name_key: Mapped[str] = mapped_column(String(255), index=True)
+    official_name_key: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    entry_number: Mapped[int] = mapped_column(BigInteger)
+    entry_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PostalAddress(Base):
+    """A citizen's postal address (OpenID Connect's ``address`` claim's parts).
+
+    ``street_address``: the address lines, joined by a newline; ``locality``: the town
+    or city; ``country``: the ``country`` register's key (ISO 3166-1 alpha-2), live in
+    the read copy when the address was given.
+    """
+
+    __tablename__ = "postal_address"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    street_address: Mapped[str] = mapped_column(String(1000))
+    locality: Mapped[str] = mapped_column(String(255))
+    postal_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    country: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

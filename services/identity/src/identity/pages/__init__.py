@@ -12,6 +12,8 @@ prefixes ``/sign-up``, ``/sign-in``, ``/account``, ``/identity-check`` and
 ``GET/POST /sign-in/second-factor``             the app's code, or the texted code
 ``POST     /sign-in/second-factor/resend``      text a new sign-in code
 ``GET      /account``                           who is signed in, at which level
+``GET/POST /account/address``                   the postal address (country checked
+                                                against the ``country`` register)
 ``GET/POST /account/second-factor``             choose: authenticator app or text messages
 ``GET/POST /account/second-factor/app``         set up an authenticator app (TOTP)
 ``GET/POST /account/second-factor/sms``         the mobile number to text codes to

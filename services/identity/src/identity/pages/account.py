@@ -1,4 +1,5 @@
-"""Account pages: who is signed in, the sandbox identity check, signing out."""
+"""Account pages: who is signed in, the postal address, the sandbox identity check,
+signing out."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ LEVEL_NAMES = {
 }
 
 
+#: The fields of the postal address form, as :func:`accounts.set_postal_address` names them.
+ADDRESS_FIELDS = ("address_line_1", "address_line_2", "locality", "postal_code", "country")
+
+
 def level_name(current: accounts.SignedIn) -> str:
     """``"password only"``, ``"password and authenticator app"`` ... (else the level)."""
     factor = None if current.level == accounts.LEVEL_PASSWORD else current.account.second_factor
@@ -25,7 +30,8 @@ def level_name(current: accounts.SignedIn) -> str:
 
 
 def routes(journey: Journey) -> APIRouter:
-    """``/account``, ``/identity-check``, ``/account/sign-out``, ``/account/signed-out``."""
+    """``/account``, ``/account/address``, ``/identity-check``, ``/account/sign-out``,
+    ``/account/signed-out``."""
     router = page_router()
     context = journey.context
 
@@ -39,7 +45,48 @@ def routes(journey: Journey) -> APIRouter:
             level_name=level_name(current),
             phone_ending=(current.account.phone_number or "")[-4:],
             continue_to=continue_to if page.request_id else None,
+            address=await accounts.postal_address(context, current.account.id),
+            saved=page.query("saved") == "address",
         )
+
+    def address_form(
+        page: SignedInPage, status_code: int = 200, unavailable: bool = False, **values: object
+    ) -> Response:
+        return journey.render(page, "address.html", status_code, unavailable=unavailable, **values)
+
+    @router.get("/account/address")
+    async def address_page(page: SignedInPage = Depends(journey.signed_in_visit)) -> Response:
+        address = await accounts.postal_address(context, page.signed_in.account.id)
+        values = {}
+        if address is not None:
+            lines = [*address.address_lines, ""]
+            values = {
+                "address_line_1": lines[0],
+                "address_line_2": lines[1],
+                "locality": address.locality,
+                "postal_code": address.postal_code or "",
+                "country": address.country_name,
+            }
+        return address_form(page, values=values)
+
+    @router.post("/account/address")
+    async def address_submit(page: SignedInPage = Depends(journey.signed_in_form)) -> Response:
+        fields = {name: page.field(name) for name in ADDRESS_FIELDS}
+        try:
+            await accounts.set_postal_address(
+                context,
+                page.signed_in.account.id,
+                address_line_1=fields["address_line_1"],
+                address_line_2=fields["address_line_2"],
+                locality=fields["locality"],
+                postal_code=fields["postal_code"],
+                country=fields["country"],
+            )
+        except accounts.InvalidInput as exc:
+            return address_form(page, 400, errors=exc.errors, values=fields)
+        except accounts.CountryUnavailable:
+            return address_form(page, 503, values=fields, unavailable=True)
+        return journey.redirect(page.to("/account", saved="address"))
 
     def identity_check(page: SignedInPage, status_code: int = 200, **values: object) -> Response:
         return journey.render(

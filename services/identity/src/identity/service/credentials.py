@@ -46,7 +46,7 @@ AUTH_METHODS = ("private_key_jwt", "client_secret_basic")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 #: Scopes a client may be given: OIDC's, and the platform's API scopes.
 SCOPE_PATTERN = re.compile(
-    r"^(openid|email|phone|offline_access|notify:(send|read)|payments:(read|write)|registers:write:[a-z0-9-]{1,64})$"
+    r"^(openid|email|phone|address|offline_access|notify:(send|read)|payments:(read|write)|registers:write:[a-z0-9-]{1,64})$"
 )
 #: Notify accepts a token signed by a key revoked in the last 7 days, to say "revoked".
 NOTIFY_REVOKED_KEY_WINDOW = timedelta(days=7)

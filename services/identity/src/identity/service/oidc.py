@@ -55,6 +55,7 @@ from identity.models import (
 )
 from identity.security import constant_time_equal, new_token, sha256_hex
 from identity.service import signing
+from identity.service.accounts.address import postal_address_in
 from identity.service.credentials import get_oauth_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -66,7 +67,7 @@ MAX_FUTURE_IAT_SECONDS = 30
 MAX_ASSERTION_LIFETIME_SECONDS = 600
 VECTORS = {"Cl": ("Cl", None), "Cl.Cm": ("Cl.Cm", None), "Cl.Cm.P2": ("Cl.Cm", "P2")}
 LEVEL_RANK = {"Cl": 1, "Cl.Cm": 2}
-OIDC_SCOPES = {"openid", "email", "phone", "offline_access"}
+OIDC_SCOPES = {"openid", "email", "phone", "address", "offline_access"}
 AUTHORIZATION_REQUEST_SECONDS = 1800
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -117,6 +118,7 @@ def discovery(issuer: str) -> dict:
             "email_verified",
             "phone_number",
             "phone_number_verified",
+            "address",
             "vot",
             "vtm",
         ],
@@ -911,6 +913,10 @@ async def userinfo(
     if "phone" in scopes and account.phone_number:
         claims["phone_number"] = account.phone_number
         claims["phone_number_verified"] = account.mfa_method == "sms"
+    if "address" in scopes:
+        address = await postal_address_in(session, account.id)
+        if address is not None:
+            claims["address"] = address.claim()
     return claims
 
 

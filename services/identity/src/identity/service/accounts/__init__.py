@@ -42,10 +42,18 @@ Nothing here logs personal data (emails, phone numbers, codes, passwords).
 
 Modules: :mod:`.values` (constants, results), :mod:`.errors`, :mod:`.validation`,
 :mod:`.codes` (one-time codes), :mod:`.lockout`, :mod:`.sign_up`, :mod:`.sign_in`,
-:mod:`.second_factor`, :mod:`.sessions`, :mod:`.identity_check`, :mod:`.sandbox`.
+:mod:`.second_factor`, :mod:`.sessions`, :mod:`.identity_check`, :mod:`.sandbox`,
+:mod:`.address` (the postal address, its country checked against the read copy of
+the ``country`` register).
 Use them through this package: ``from identity.service import accounts``.
 """
 
+from identity.service.accounts.address import (
+    AddressInfo,
+    CountryUnavailable,
+    postal_address,
+    set_postal_address,
+)
 from identity.service.accounts.errors import (
     AccountError,
     AccountLocked,
@@ -145,9 +153,11 @@ __all__ = [
     "AccountInfo",
     "AccountLocked",
     "AccountNotFound",
+    "AddressInfo",
     "AlreadyEnrolled",
     "CodeExpired",
     "CodeRejected",
+    "CountryUnavailable",
     "EmailNotVerified",
     "InvalidInput",
     "RequestNeeds",
@@ -174,9 +184,11 @@ __all__ = [
     "normalise_email",
     "normalise_phone_number",
     "password_problem",
+    "postal_address",
     "resend_email_code",
     "send_sign_in_code",
     "session_for_cookie",
+    "set_postal_address",
     "sign_in_password",
     "sign_up",
     "start_sms_setup",
