@@ -19,11 +19,16 @@ gateway, and prints each step:
    of the body with the webhook's secret, compared in constant time). The
    subscription is deactivated afterwards.
 
-Every request carries one W3C ``traceparent`` the demo makes up, so the whole
-journey is one trace whose id it prints: with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set on
-``govplat up`` it is in your tracing backend, with ``GOVPLAT_TRACE_FILE`` in that file
-(and the demo prints its spans), and in any case in the ``trace_id`` of the log lines
-under ``DATA_DIR/log``.
+Every request carries the W3C ``traceparent`` of the demo's own span, ``govplat demo``,
+as an agency's instrumented system would send it: the whole journey (the create, each
+page, and what the payer's confirmation causes: ``PaymentSucceeded``, notify's receipt,
+its hand-over to the email provider) is one trace under that span, whose id the demo
+prints (docs/architecture.md, decision 40; a browser sends no ``traceparent``, so there
+the confirmation is the root). With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set on ``govplat
+up`` the trace is in your tracing backend, with ``GOVPLAT_TRACE_FILE`` in that file
+(and the demo prints its spans; given to the demo too, the demo's own span is written
+there); without either, the spans go nowhere, but the trace id is still the one the
+components propagated (and log inside). See docs/observability.md.
 
 The browser is plain httpx: it keeps the pages' cookie and posts each form with its
 one-time ``nonce``, as a browser does.
@@ -74,6 +79,39 @@ def new_traceparent() -> tuple[str, str]:
     """A fresh W3C trace context: ``(trace id, traceparent header)``, sampled."""
     trace_id = secrets.token_hex(16)
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def start_demo_span():
+    """The demo's own root span ``govplat demo`` (service ``govplat-demo``), exported as
+    the components' spans are (:func:`govkit.telemetry.configure_telemetry`: to
+    ``GOVPLAT_TRACE_FILE`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` when set in the demo's
+    environment). Returns ``(span, trace id, traceparent header)``; the caller ends the
+    span. With tracing off (``OTEL_SDK_DISABLED=true``) the span is ``None`` and the
+    trace context a made-up one (:func:`new_traceparent`)."""
+    from opentelemetry import propagate, trace
+
+    from govkit.telemetry import configure_telemetry
+
+    configure_telemetry("demo")
+    span = trace.get_tracer("govplat.demo").start_span("govplat demo")
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    if "traceparent" not in carrier:
+        span.end()
+        return (None, *new_traceparent())
+    return span, format(span.get_span_context().trace_id, "032x"), carrier["traceparent"]
+
+
+def end_demo_span(span) -> None:
+    """End the span of :func:`start_demo_span` and hand it to the exporters now."""
+    from opentelemetry import trace
+
+    if span is None:
+        return
+    span.end()
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush(5000)
 
 
 def signature_matches(secret: str, body: bytes, signature: str) -> bool:
@@ -233,7 +271,7 @@ def run_demo(
     """
     gateway = sandbox["gateway_url"].rstrip("/")
     service_id = sandbox["sandbox_service_id"]
-    trace_id, traceparent = new_traceparent()
+    root, trace_id, traceparent = start_demo_span()
     reference = f"DEMO-{uuid.uuid4().hex[:8].upper()}"
     say("govplat demo: one payment, from the agency's API to the citizen's receipt")
     say(f"  gateway {gateway}   service {service_id}")
@@ -354,6 +392,7 @@ def run_demo(
         agency.close()
         if receiver is not None:
             receiver.close()
+        end_demo_span(root)
 
 
 def _call(client: httpx.Client, method: str, path: str, *, expect: int, **kwargs) -> dict:

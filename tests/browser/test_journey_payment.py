@@ -22,7 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from govkit.telemetry import read_spans
 from govkit.testing.privacy import findings
+from govkit.testing.traces import ancestry, complete_trace, gateway_span_of_request, span_key
 from govplat_cli.demo import WebhookReceiver, signature_matches
 from govplat_cli.identity_admin import IdentityAdmin
 from govplat_cli.notify_admin import NotifyAdmin
@@ -127,6 +129,57 @@ def wait_for(check, timeout: float, what: str):
         time.sleep(0.1)
 
 
+#: The spans of the create request, root first along their parent chain.
+CREATE_CHAIN = [
+    ("govplat-gateway", "SERVER", "POST /v1"),
+    ("govplat-payments", "SERVER", "POST /v1/payments"),
+    ("govplat-payments", "PRODUCER", "govplat.payments.v1.payment_created publish"),
+]
+#: The payer's confirming POST down to the receipt's hand-over to the email provider.
+RECEIPT_CHAIN = [
+    ("govplat-gateway", "SERVER", "POST /pay"),
+    ("govplat-payments", "SERVER", "POST /pay/confirm/{payment_id}"),
+    ("govplat-payments", "PRODUCER", "govplat.payments.v1.payment_succeeded publish"),
+    ("govplat-notify", "CONSUMER", "govplat.payments.v1.payment_succeeded process"),
+    ("govplat-notify", "PRODUCER", "govplat.notify.v1.notification_created publish"),
+    ("govplat-notify", "CONSUMER", "govplat.notify.v1.notification_created process"),
+    ("govplat-notify", "CLIENT", "email send"),
+]
+#: The same POST's other branch: the agency's webhook message.
+WEBHOOK_CHAIN = [
+    *RECEIPT_CHAIN[:2],
+    ("govplat-payments", "PRODUCER", "govplat.payments.v1.webhook_message_queued publish"),
+    ("govplat-payments", "CONSUMER", "govplat.payments.v1.webhook_message_queued process"),
+]
+
+
+def assert_journey_traces(trace_file: Path, create_request_id: str, confirm_request_id: str):
+    """Journey 2's traces (docs/architecture.md, decision 40): the create is one
+    request's trace; the payer's confirming POST is the root of the trace that leads
+    to payment_succeeded, notify and the provider, every parent in it, and to the
+    webhook message; the two traces are apart."""
+    create_root = gateway_span_of_request(trace_file, create_request_id)
+    confirm_root = gateway_span_of_request(trace_file, confirm_request_id)
+    assert create_root["trace_id"] != confirm_root["trace_id"]
+    for root, chains in (
+        (create_root, [CREATE_CHAIN]),
+        (confirm_root, [RECEIPT_CHAIN, WEBHOOK_CHAIN]),
+    ):
+        assert root["parent_span_id"] is None, "a browser and this agency send no traceparent"
+        spans = complete_trace(trace_file, root["trace_id"], [c[-1] for c in chains])
+        assert [s for s in spans if s["parent_span_id"] is None] == [root]
+        for chain in chains:
+            leaf = next(s for s in spans if span_key(s) == chain[-1])
+            assert ancestry(spans, leaf) == chain
+    spans = read_spans(trace_file, confirm_root["trace_id"])
+    published = next(s for s in spans if span_key(s) == RECEIPT_CHAIN[2])
+    consumed = next(s for s in spans if span_key(s) == RECEIPT_CHAIN[3])
+    assert (
+        published["attributes"]["messaging.message.id"]
+        == consumed["attributes"]["messaging.message.id"]
+    )
+
+
 def test_a_citizen_pays_in_the_browser_and_gets_the_receipt_and_the_agency_a_signed_webhook(
     running_platform, agency, receiver, page
 ):
@@ -164,7 +217,10 @@ def test_a_citizen_pays_in_the_browser_and_gets_the_receipt_and_the_agency_a_sig
     page.wait_for_url(re.compile(r"/pay/confirm/"))
     assert page.locator("h1").inner_text() == "Confirm your payment"
     assert CITIZEN["email"] in page.locator("main").inner_text()
-    page.get_by_role("button", name="Confirm payment").click()
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and "/pay/confirm/" in r.url
+    ) as confirmed:
+        page.get_by_role("button", name="Confirm payment").click()
     page.wait_for_url(return_url)
     assert page.locator("h1").inner_text() == "Thank you"
 
@@ -215,6 +271,12 @@ def test_a_citizen_pays_in_the_browser_and_gets_the_receipt_and_the_agency_a_sig
     assert event["resource"]["reference"] == reference
     assert event["resource"]["amount"] == 4250
     assert CITIZEN["card_number"] not in delivery.body.decode()
+
+    # One trace, from the gateway to the provider: the payer's confirming POST.
+    trace_file = Path(running_platform.env["GOVPLAT_TRACE_FILE"])
+    assert_journey_traces(
+        trace_file, created.headers["x-request-id"], confirmed.value.headers["x-request-id"]
+    )
 
     # Nothing the citizen typed, and no credential, in any log line or span.
     token = next_url.rsplit("/", 1)[1]
