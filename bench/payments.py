@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -45,58 +44,22 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+from benchlib import (
+    CLIENTS,
+    client_errors,
+    cpu_seconds,
+    parse_platform_args,
+    percentile,
+    platform_options,
+    processes,
+)
 
-from govkit.testing import TEST_DATABASE_ENV
 from govkit.testing.platform import start_platform
 
 PATH = "/v1/payments"
 TARGET = 300.0
 #: The gateway's Pay POST quota for the run (per second per key): far above the load.
 QUOTA = "1000000"
-
-
-def processes(root: int) -> dict[str, int]:
-    """The platform's processes under ``root`` (``govplat up``): name → pid, from /proc
-    (Linux): each component by its ``serve`` argument, NATS, and ``up`` itself."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        words = [a.decode(errors="replace") for a in argv if a]
-        if "serve" in words and words.index("serve") + 1 < len(words):
-            names[int(entry.name)] = words[words.index("serve") + 1]
-        elif words and words[0].endswith("nats-server"):
-            names[int(entry.name)] = "nats"
-    found = {"up": root}
-    for pid, name in names.items():
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != root:
-            ancestor = parents.get(ancestor)
-        if ancestor == root:
-            found[name] = pid
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, all its threads (seconds; 0 if gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def body(number: int) -> dict:
@@ -109,52 +72,11 @@ def body(number: int) -> dict:
     }
 
 
-class HttpxClient:
-    """httpx, as ``bench/gateway_overhead.py`` loads (about 2.4 ms of CPU per request here)."""
-
-    def __init__(self, concurrency: int, headers: dict[str, str]) -> None:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self.client = httpx.AsyncClient(limits=limits, timeout=30, headers=headers)
-
-    async def post(self, url: str, body: dict, headers: dict[str, str]) -> int:
-        return (await self.client.post(url, json=body, headers=headers)).status_code
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-
-class AiohttpClient:
-    """aiohttp (C HTTP parser), the gateway's own client: less CPU taken from the two
-    cores the platform runs on (about 0.6 ms per request here)."""
-
-    def __init__(self, concurrency: int, headers: dict[str, str]) -> None:
-        import aiohttp
-
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=concurrency),
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=30),
-        )
-
-    async def post(self, url: str, body: dict, headers: dict[str, str]) -> int:
-        async with self.session.post(url, json=body, headers=headers) as response:
-            await response.read()
-            return response.status
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
-CLIENTS = {"aiohttp": AiohttpClient, "httpx": HttpxClient}
-
-
 async def closed_loop(
     url: str, key: str, args, concurrency: int, duration: float
 ) -> tuple[float, list[float], dict[str, int]]:
     """``concurrency`` clients creating payments for ``duration`` s: creates per
     second, each create's latency (ms) and the errors by status (or exception name)."""
-    import aiohttp
-
     latencies: list[float] = []
     errors: dict[str, int] = {}
     counter = iter(range(10**9))
@@ -168,7 +90,7 @@ async def closed_loop(
             started = time.perf_counter()
             try:
                 status = await client.post(url, body(number), extra)
-            except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as exc:
+            except client_errors() as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 continue
             if status == 201:
@@ -233,30 +155,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up first")
     parser.add_argument("--concurrency", type=int, default=32, help="clients in the closed loop")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(TEST_DATABASE_ENV),
-        help="with --database postgresql: the server (a database URL) to make fresh "
-        f"databases on (default ${TEST_DATABASE_ENV})",
-    )
-    parser.add_argument(
-        "--client", choices=sorted(CLIENTS), default="aiohttp", help="the load generator's client"
-    )
+    platform_options(parser)
     parser.add_argument(
         "--no-idempotency",
         dest="idempotency",
         action="store_false",
         help="send no Idempotency-Key (by default each create has its own)",
     )
-    args = parser.parse_args()
-    if args.database == "postgresql":
-        if not args.postgres_url:
-            parser.error(f"--database postgresql needs --postgres-url or ${TEST_DATABASE_ENV}")
-        os.environ[TEST_DATABASE_ENV] = args.postgres_url
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    args = parse_platform_args(parser)
     sys.exit(asyncio.run(main_async(args)))
 
 
