@@ -422,6 +422,20 @@ async def test_a_client_assertion_with_a_bad_claim_is_refused(identity, claims):
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
 
+async def test_a_client_assertion_expiring_over_ten_minutes_ahead_is_refused_saying_the_limit(
+    identity,
+):
+    client_id, key = await private_key_client(identity)
+    at_the_limit = await client_credentials(identity, assertion(client_id, key, exp=_at(595)))
+    an_hour = await client_credentials(identity, assertion(client_id, key, exp=_at(3600)))
+    assert at_the_limit.status_code == 200
+    assert an_hour.status_code == 401 and an_hour.json() == {
+        "error": "invalid_client",
+        "error_description": "client_assertion exp is more than 600 seconds ahead: sign "
+        "assertions that expire within 10 minutes",
+    }
+
+
 async def test_a_client_assertion_signed_with_another_key_or_alg_none_is_refused(identity):
     client_id, _key = await private_key_client(identity)
     stranger = ECKey.generate_key("P-256", parameters={"kid": "rp-key-1"}, private=True)

@@ -514,7 +514,10 @@ async def authenticate_client(
         raise refuse("client_assertion iat is in the future")
     expires = token.claims["exp"]
     if not isinstance(expires, int | float) or expires > now + MAX_ASSERTION_LIFETIME_SECONDS:
-        raise refuse("client_assertion lifetime is too long")
+        raise refuse(
+            f"client_assertion exp is more than {MAX_ASSERTION_LIFETIME_SECONDS} seconds ahead:"
+            f" sign assertions that expire within {MAX_ASSERTION_LIFETIME_SECONDS // 60} minutes"
+        )
     jti = token.claims["jti"]
     if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
         raise refuse("client_assertion jti must be a string of at most 255 characters")
