@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
 from govkit.events import inject_trace_headers
+from govkit.group_commit import GroupCommit
 from govkit.outbox import add_event, add_rows, outbox_row
 from govplat.payments.v1 import events_pb2
 from payments import repository
@@ -47,7 +48,6 @@ from payments.service import (
     settlement,
     webhooks,
 )
-from payments.service.group_commit import GroupCommit
 from payments.validation import NewPayment, idempotency_key_of, new_payment
 
 log = logging.getLogger(__name__)
