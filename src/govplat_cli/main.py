@@ -76,6 +76,11 @@ def _add_admin_commands() -> None:
 
     app.add_typer(payments_app, name="payments")
 
+    from govplat_cli.deploy_commands import healthcheck, secrets_app
+
+    app.add_typer(secrets_app, name="secrets")
+    app.command("healthcheck")(healthcheck)
+
 
 console = Console()
 errors = Console(stderr=True)
