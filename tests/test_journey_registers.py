@@ -115,8 +115,8 @@ class Operator:
         return answer.json()["entries"][0]
 
     def wait_for_copy(self, code: str, changed, timeout: float = 10) -> tuple[dict, float]:
-        """Poll identity's copy of ``code`` until ``changed(record)``: (record, seconds
-        from the call)."""
+        """Poll identity's copy of ``code`` (every 10 ms) until ``changed(record)``:
+        (record, seconds from the call to the answer that showed the change)."""
         started = time.monotonic()
         while True:
             record = self.copy_of(code)
@@ -194,15 +194,17 @@ def test_a_country_ended_in_the_register_reaches_identitys_copy_within_a_second_
     print(f"the platform settled after {wait_until_settled(running_platform):.2f} s more")
     try:
         # The operator ends the country (from yesterday, so it has ended whatever the hour).
+        # The register has the entry once the append is answered (committed): from
+        # then, identity's copy has a second to see it. The append's own time is
+        # printed too (registers' write, not the copy's).
         started = time.monotonic()
         entry = operator.append(COUNTRY, {**former, "end-date": ended_on.isoformat()})
-        appended_after = time.monotonic() - started
+        appended_in = time.monotonic() - started
         copy, waited = operator.wait_for_copy(COUNTRY, lambda r: r["end_date"] is not None)
-        seen_after = appended_after + waited
-        print(f"append answered in {appended_after:.3f} s; copy changed {seen_after:.3f} s after")
+        print(f"append answered in {appended_in:.3f} s; the copy changed {waited:.3f} s after")
         assert copy["entry_number"] == int(entry["entry-number"])  # a string in OpenRegister
         assert (copy["end_date"], copy["live"]) == (ended_on.isoformat(), False)
-        assert seen_after < WITHIN_SECONDS, f"the copy changed {seen_after:.3f} s after the append"
+        assert waited < WITHIN_SECONDS, f"the copy changed {waited:.3f} s after the append"
 
         # After: the same address is refused, by name and by code, with the reason.
         expected = (
