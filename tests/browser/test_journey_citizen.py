@@ -91,6 +91,8 @@ class RelyingParty:
         assert "private_key_jwt" in self.metadata["token_endpoint_auth_methods_supported"]
         self.keys = KeySet.import_key_set(httpx.get(self.metadata["jwks_uri"], timeout=15).json())
         self.tokens: list[dict] = []
+        #: The authorization codes the browser brought back.
+        self.codes: list[str] = []
 
     def oauth(self) -> OAuth2Client:
         """Authlib's client, signing its client assertions with the agency's key."""
@@ -128,6 +130,7 @@ class RelyingParty:
             callback = page.url
             answer = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
             assert answer["state"] == state and answer["iss"] == self.gateway
+            self.codes.append(answer["code"])
             token = oauth.fetch_token(
                 self.metadata["token_endpoint"],
                 authorization_response=callback,
@@ -217,8 +220,9 @@ def test_a_new_citizen_signs_up_with_the_emailed_code_sets_up_an_app_and_signs_i
         )
         page.get_by_role("button", name="Continue").click()
 
+    cookies: list[str] = []
     signed_up = in_a_fresh_browser(
-        chromium, lambda page: rp.sign_in(page, sign_up_and_set_up_an_app)
+        chromium, lambda page: rp.sign_in(page, sign_up_and_set_up_an_app), cookies
     )
     assert signed_up["vot"] == "Cl.Cm"
     assert rp.userinfo() == {"sub": signed_up["sub"], "email": email, "email_verified": True}
@@ -226,7 +230,7 @@ def test_a_new_citizen_signs_up_with_the_emailed_code_sets_up_an_app_and_signs_i
     assert [m["subject"] for m in emailed_codes(running_platform, email)] == ["Your security code"]
 
     signed_in = in_a_fresh_browser(
-        chromium, lambda page: rp.sign_in(page, sign_in_with_the_password_and_the_app)
+        chromium, lambda page: rp.sign_in(page, sign_in_with_the_password_and_the_app), cookies
     )
     assert signed_in["vot"] == "Cl.Cm" and signed_in["sub"] == signed_up["sub"]
 
@@ -234,6 +238,7 @@ def test_a_new_citizen_signs_up_with_the_emailed_code_sets_up_an_app_and_signs_i
     secrets = [email, password, journey["secret"]]
     for token in rp.tokens:
         secrets += [token["access_token"], token["id_token"]]
+    secrets += rp.codes + cookies
     trace = Path(trace_file) if trace_file else None
     assert findings(running_platform.data_dir, secrets, trace) == []
     # The emailed code too: six digits, so only where they stand alone.
@@ -243,9 +248,10 @@ def test_a_new_citizen_signs_up_with_the_emailed_code_sets_up_an_app_and_signs_i
     ] == []
 
 
-def in_a_fresh_browser(chromium, steps):
+def in_a_fresh_browser(chromium, steps, cookies: list[str]):
     """``steps(page)`` in a new browser context (no cookies) where the relying party's
-    redirect URI answers with a plain page, as the agency's own site would."""
+    redirect URI answers with a plain page, as the agency's own site would; the
+    values of the cookies it was given are added to ``cookies``."""
     context = chromium.new_context()
     context.set_default_timeout(15_000)
     try:
@@ -256,4 +262,5 @@ def in_a_fresh_browser(chromium, steps):
         )
         return steps(page)
     finally:
+        cookies += [c["value"] for c in context.cookies()]
         context.close()
