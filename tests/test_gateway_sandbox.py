@@ -103,6 +103,32 @@ def test_created_credentials_authenticate_at_the_gateway(running_platform):
     assert notify_key[-73:-37] == created(answer.text, "service-id")
 
 
+def test_portal_credentials_cannot_write_to_the_shared_registers(running_platform):
+    gateway = running_platform.gateway_url
+    with httpx.Client(base_url=gateway, timeout=10) as browser:
+        token = form_token(browser.get(PAGE).text)
+        answer = browser.post(PAGE, data={"csrf_token": token})
+    assert answer.status_code == 201
+    assert "registers:write" not in created(answer.text, "oauth-scopes")
+    client = (created(answer.text, "oauth-client-id"), created(answer.text, "oauth-client-secret"))
+    refused = httpx.post(
+        f"{gateway}/token",
+        data={"grant_type": "client_credentials", "scope": "registers:write:country"},
+        auth=client,
+        timeout=10,
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+    # The seeded client, which only whoever runs the platform can read, still may.
+    seeded = running_platform.credentials()
+    allowed = httpx.post(
+        f"{gateway}/token",
+        data={"grant_type": "client_credentials", "scope": "registers:write:country"},
+        auth=(seeded["oauth_client_id"], seeded["oauth_client_secret"]),
+        timeout=10,
+    )
+    assert allowed.status_code == 200, allowed.text
+
+
 @pytest.fixture
 def identity_admin_for(running_platform):
     """A creator of sandbox credentials with the running platform's identity."""

@@ -208,7 +208,14 @@ class NotifyProcess:
             except httpx.HTTPError:
                 return False
 
-        assert wait_until(ready, timeout=30), self.log.read_text()[-3000:]
+        # A cold start of a Python component on a busy 2-core machine can take tens of
+        # seconds (imports under a load average of 10 or more).
+        if not wait_until(ready, timeout=90):
+            status = self.process.poll()
+            state = "still running" if status is None else f"exited with status {status}"
+            raise AssertionError(
+                f"notify not ready within 90 s ({state}):\n{self.log.read_text()[-3000:]}"
+            )
         return self
 
     def kill(self) -> None:

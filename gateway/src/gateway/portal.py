@@ -82,10 +82,11 @@ def page(
     links = "".join(
         f'<li><a href="{href}">{html.escape(text)}</a></li>' for href, text in NAVIGATION
     )
+    full_title = title if title == "govplat sandbox" else f"{title} - govplat sandbox"
     return HTMLResponse(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)} - govplat sandbox</title></head><body>"
+        f"<title>{html.escape(full_title)}</title></head><body>"
         '<a href="#main">Skip to main content</a>'
         f'<nav aria-label="Sandbox"><ul>{links}</ul></nav>'
         f'<main id="main"><h1>{html.escape(title)}</h1>{body}</main></body></html>',

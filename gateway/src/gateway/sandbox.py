@@ -2,7 +2,7 @@
 
 One set is a new agency (organisation) and service in identity, with a Notify test
 key, a Pay test key and an OAuth client (``client_credentials``, ``client_secret_basic``)
-with the sandbox's machine scopes. The keys and the client secret are returned once;
+with the sandbox's machine scopes (no register writes). The keys and the client secret are returned once;
 identity keeps only their protected forms. Identity's admin RPCs need the operator
 token (``GOVPLAT_ADMIN_TOKEN``, which ``govplat up`` gives every component).
 """
@@ -17,13 +17,16 @@ import grpc
 from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat.identity.v1 import identity_service_pb2_grpc
 
-#: What a sandbox OAuth client may ask for (the seeded client's machine scopes).
+#: What a portal-made OAuth client may ask for: the seeded client's machine scopes but
+#: ``registers:write:country``. Anyone who reaches the portal may make credentials, and
+#: a register is shared and append-only: an entry written with a portal client would
+#: stay in every developer's ``country`` register. The seeded client (``sandbox.json``,
+#: readable only by whoever runs the platform) keeps the write scope.
 SANDBOX_CLIENT_SCOPES = (
     "notify:send",
     "notify:read",
     "payments:read",
     "payments:write",
-    "registers:write:country",
 )
 
 
