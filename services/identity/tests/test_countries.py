@@ -164,6 +164,19 @@ async def test_an_address_in_an_unknown_ended_or_future_country_is_refused_and_n
     assert await accounts.postal_address(context, account_id) is None
 
 
+async def test_an_unknown_country_is_echoed_without_its_control_or_bidi_characters(
+    identity, context
+):
+    await apply(context, entry("GB", 1, name="United Kingdom"))
+    account_id = await new_account(identity)
+    with pytest.raises(accounts.InvalidInput) as refused:
+        await address(context, account_id, "\u202eG\u0000B\u200bX")
+    assert refused.value.errors["country"] == (
+        "We do not know the country \u2018GBX\u2019: enter its name, like United Kingdom, "
+        "or its 2-letter code, like GB"
+    )
+
+
 async def test_address_fields_are_checked_and_every_problem_is_reported_at_once(identity, context):
     await apply(context, entry("GB", 1, name="United Kingdom"))
     account_id = await new_account(identity)

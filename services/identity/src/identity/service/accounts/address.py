@@ -84,8 +84,19 @@ def _text(value: str) -> str:
     return " ".join((value or "").split())
 
 
+#: Unicode categories refused in an address: controls, format characters (bidi
+#: overrides among them), surrogates, private use and unassigned.
+_CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")
+
+
 def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value)
+    return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value)
+
+
+def _visible(value: str) -> str:
+    """``value`` without the characters of :data:`_CONTROL_CATEGORIES` (so that what
+    the page echoes cannot reorder or hide its own words)."""
+    return "".join(c for c in value if unicodedata.category(c) not in _CONTROL_CATEGORIES)
 
 
 def _check_line(errors: dict[str, str], field: str, value: str, label: str) -> None:
@@ -103,7 +114,8 @@ def country_problem(country: countries.Country | None, typed: str, today: date) 
     """Why ``country`` (found from ``typed``) cannot be an address's country today, or
     ``None`` when it can."""
     if country is None:
-        shown = typed if len(typed) <= 60 else typed[:57] + "..."
+        shown = _visible(typed)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         return (
             f"We do not know the country \u2018{shown}\u2019: enter its name, like "
             "United Kingdom, or its 2-letter code, like GB"
