@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
 from govkit.events import Event, deadletter_subject, extract_trace_context
+from govkit.group_commit import GroupCommit
 from govkit.outbox import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,10 @@ class EventConsumer:
         self.js = js
         self.batch_size = batch_size
         self._subscription = None
+        # An effect's inbox look-up and its inbox row, each shared with the other
+        # messages of the batch handled at the same time (one statement for all).
+        self._seen = GroupCommit(self._seen_together)
+        self._record = GroupCommit(self._record_together)
 
     async def ensure(self) -> None:
         """Create or update the durable pull consumer (idempotent)."""
@@ -256,33 +261,50 @@ class EventConsumer:
 
     async def _effect_once(self, event: Event) -> bool:
         """Run the effect (no transaction open) unless the inbox has the event, then
-        record it; True if it was already there."""
-        inbox = self.tables.inbox
-        async with self.db.read() as session:
-            seen = await session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == self.spec.durable, inbox.c.event_id == event.id
-                )
-            )
-        if seen is not None:
+        record it; True if it was already there. Concurrent messages' look-ups share
+        one read and their inbox rows one write transaction (:mod:`govkit.group_commit`);
+        each goes on only once its own has finished."""
+        if await self._seen.submit(event.id):
             return True
         await self.spec.effect(event)
-        async with self.db.write() as session:
-            already = await session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == self.spec.durable, inbox.c.event_id == event.id
-                )
-            )
-            if already is None:
-                await session.execute(
-                    inbox.insert().values(
-                        consumer=self.spec.durable,
-                        event_id=event.id,
-                        subject=event.nats_subject,
-                        processed_at=utcnow(),
-                    )
-                )
+        await self._record.submit(event)
         return False
+
+    async def _in_inbox(self, session: AsyncSession, event_ids: set[str]) -> set[str]:
+        inbox = self.tables.inbox
+        found = await session.scalars(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer == self.spec.durable, inbox.c.event_id.in_(event_ids)
+            )
+        )
+        return set(found)
+
+    async def _seen_together(self, event_ids: list[str]) -> list[bool]:
+        """Which of these events the inbox has (one read)."""
+        async with self.db.read() as session:
+            found = await self._in_inbox(session, set(event_ids))
+        return [event_id in found for event_id in event_ids]
+
+    async def _record_together(self, events: list[Event]) -> list[None]:
+        """The inbox rows of these events, those not there yet (one write)."""
+        inbox = self.tables.inbox
+        async with self.db.write() as session:
+            found = await self._in_inbox(session, {event.id for event in events})
+            rows = []
+            for event in events:
+                if event.id not in found:
+                    found.add(event.id)
+                    rows.append(
+                        {
+                            "consumer": self.spec.durable,
+                            "event_id": event.id,
+                            "subject": event.nats_subject,
+                            "processed_at": utcnow(),
+                        }
+                    )
+            if rows:
+                await session.execute(inbox.insert(), rows)
+        return [None] * len(events)
 
     async def _dead_letter(self, message: Msg, reason: str) -> None:
         headers = dict(message.headers or {})

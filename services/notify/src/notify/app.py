@@ -62,6 +62,7 @@ def consumers(settings: Settings, delivery: Delivery, callbacks: Callbacks, inbo
             stream=stream_name("notify"),
             subjects=[subject_for(notify_events.NotificationStatusChanged)],
             effect=callbacks.on_event,
+            accepts=callbacks.accepts,
             max_deliver=settings.callback_retries + 1,
             retry_delays=(settings.callback_retry_seconds,),
             ack_wait=max(30.0, settings.callback_timeout_seconds * 3),

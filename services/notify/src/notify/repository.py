@@ -82,6 +82,24 @@ async def notification(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def notifications_by_id(
+    session: AsyncSession, notification_ids: set[str], *, lock: bool = False
+) -> list[Notification]:
+    """The notifications of these ids that exist (locked in id order with ``lock``)."""
+    query = select(Notification).where(Notification.id.in_(notification_ids))
+    if lock:
+        query = query.order_by(Notification.id).with_for_update()
+    return list((await session.scalars(query)).all())
+
+
+async def sandbox_messages_of(session: AsyncSession, notification_ids: set[str]) -> set[str]:
+    """Which of these notifications the sandbox inbox has a copy of."""
+    query = select(SandboxMessage.notification_id).where(
+        SandboxMessage.notification_id.in_(notification_ids)
+    )
+    return set((await session.scalars(query)).all())
+
+
 async def notifications(
     session: AsyncSession,
     *,

@@ -17,7 +17,7 @@ the answer's status code; not the URL, the token or the body).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from opentelemetry import trace
@@ -25,9 +25,10 @@ from opentelemetry.trace import SpanKind
 
 from govkit.db import Database
 from govkit.events import Event
+from govkit.group_commit import GroupCommit
 from govplat.notify.v1 import events_pb2
 from notify import repository
-from notify.models import Notification
+from notify.models import Notification, NotifyService
 from notify.service import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,35 @@ class Callbacks:
     client: httpx.AsyncClient
     timeout: float = 5.0
 
+    lookups: GroupCommit[tuple[str, str], tuple[Notification | None, NotifyService | None]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self.lookups = GroupCommit(self._look_up_together)
+
+    async def _look_up_together(
+        self, wanted: list[tuple[str, str]]
+    ) -> list[tuple[Notification | None, NotifyService | None]]:
+        """Each (notification id, service id)'s notification and, when there is one,
+        its service's settings, in one read for all."""
+        async with self.db.read() as session:
+            found = {
+                n.id: n
+                for n in await repository.notifications_by_id(session, {n for n, _s in wanted})
+            }
+            services = {}
+            for service_id in {s for n, s in wanted if n in found}:
+                services[service_id] = await repository.service(session, service_id)
+        return [(found.get(n), services.get(s) if n in found else None) for n, s in wanted]
+
+    @staticmethod
+    def accepts(event: Event) -> bool:
+        """Whether a ``NotificationStatusChanged`` may need a callback: only final
+        statuses do (the consumer's ``accepts``: the others are acknowledged without a
+        look at the database)."""
+        return event.parse(events_pb2.NotificationStatusChanged).status in FINAL_STATUSES
+
     async def on_event(self, event: Event) -> None:
         """Handle a ``NotificationStatusChanged`` event.
 
@@ -83,11 +113,9 @@ class Callbacks:
         changed = event.parse(events_pb2.NotificationStatusChanged)
         if changed.status not in FINAL_STATUSES:
             return
-        async with self.db.read() as session:
-            notification = await repository.notification(session, changed.notification_id)
-            service = (
-                await repository.service(session, changed.service_id) if notification else None
-            )
+        notification, service = await self.lookups.submit(
+            (changed.notification_id, changed.service_id)
+        )
         if (
             notification is None
             or service is None

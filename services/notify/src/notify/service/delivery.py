@@ -40,15 +40,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
-from govkit.events import Event
-from govkit.outbox import add_event
+from govkit.events import Event, inject_trace_headers
+from govkit.group_commit import GroupCommit
+from govkit.outbox import add_rows, outbox_row
 from govplat.notify.v1 import events_pb2
 from notify import repository
 from notify.models import LetterPdf, Notification, SandboxMessage, messaging
@@ -91,6 +92,19 @@ async def set_status(
     session: AsyncSession, notification: Notification, status: str, *, reference: str | None = None
 ) -> None:
     """Change a notification's status (and its times) and write the event."""
+    await add_rows(session, messaging, [status_row(notification, status, reference=reference)])
+
+
+def status_row(
+    notification: Notification,
+    status: str,
+    *,
+    reference: str | None = None,
+    trace_headers: dict[str, str] | None = None,
+) -> dict:
+    """Change a notification's status (and its times); return the outbox row of its
+    ``NotificationStatusChanged`` event (for :func:`govkit.outbox.add_rows`), with
+    ``trace_headers`` (default: the current trace context)."""
     now = utcnow()
     notification.status = status
     notification.updated_at = now
@@ -100,9 +114,7 @@ async def set_status(
         notification.completed_at = now
     if reference:
         notification.provider_reference = reference[:255]
-    await add_event(
-        session,
-        messaging,
+    return outbox_row(
         events_pb2.NotificationStatusChanged(
             notification_id=notification.id,
             service_id=notification.service_id,
@@ -112,6 +124,7 @@ async def set_status(
         ),
         source=SOURCE,
         subject=notification.id,
+        trace_headers=trace_headers,
     )
 
 
@@ -130,6 +143,24 @@ class Delivery:
     providers: Providers
     email_domain: str
     retry_delays: Sequence[float] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    sandbox: GroupCommit[tuple[str, dict[str, str]], str | None] = field(
+        init=False, repr=False, compare=False
+    )
+
+    lookups: GroupCommit[str, Notification | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.sandbox = GroupCommit(self._deliver_to_sandbox_together)
+        self.lookups = GroupCommit(self._look_up_together)
+
+    async def _look_up_together(self, notification_ids: list[str]) -> list[Notification | None]:
+        """These notifications as they are now, in one read (``None``: there is none)."""
+        async with self.db.read() as session:
+            found = {
+                n.id: n
+                for n in await repository.notifications_by_id(session, set(notification_ids))
+            }
+        return [found.get(notification_id) for notification_id in notification_ids]
 
     @property
     def max_attempts(self) -> int:
@@ -147,15 +178,14 @@ class Delivery:
         Raises:
             RetryLater: the provider failed temporarily and attempts remain.
         """
-        async with self.db.read() as session:
-            notification = await repository.notification(session, notification_id)
-            if notification is None or notification.status in FINAL_STATUSES:
-                return None if notification is None else notification.status
-            if notification.status == "pending-virus-check":
+        notification = await self.lookups.submit(notification_id)
+        if notification is None or notification.status in FINAL_STATUSES:
+            return None if notification is None else notification.status
+        scan = None
+        if notification.status == "pending-virus-check":
+            async with self.db.read() as session:
                 pdf = await repository.letter_pdf(session, notification_id)
-                scan = _scan(pdf.pdf if pdf else b"")
-            else:
-                scan = None
+            scan = _scan(pdf.pdf if pdf else b"")
         if scan is not None:
             await self._record_scan(notification_id, scan)
         if notification.type == "letter":
@@ -164,7 +194,8 @@ class Delivery:
         sandbox = notification.key_type == "test" or self.providers.is_sandbox(notification.type)
         if sandbox:
             with _send_span(notification, "sandbox") as span:
-                return _ended(span, await self._deliver_to_sandbox(notification_id))
+                status = await self.sandbox.submit((notification_id, inject_trace_headers()))
+                return _ended(span, status)
         outgoing = await self._claim(notification_id)
         if outgoing is None:
             return None
@@ -241,20 +272,48 @@ class Delivery:
                 await set_status(session, notification, status, reference=reference)
             return status
 
-    async def _deliver_to_sandbox(self, notification_id: str) -> str | None:
-        """Into the sandbox inbox with the simulated status, in one transaction."""
+    async def _deliver_to_sandbox_together(
+        self, pending: list[tuple[str, dict[str, str]]]
+    ) -> list[str | None]:
+        """Into the sandbox inbox with the simulated status: for each notification id
+        (with its delivery's trace context for its events), in one transaction for all
+        (group commit); the status each ended in (``None``: there is none)."""
+        ids = [notification_id for notification_id, _trace in pending]
         async with self.db.write() as session:
-            notification = await repository.notification(session, notification_id, lock=True)
-            if notification is None or notification.status in FINAL_STATUSES:
-                return None if notification is None else notification.status
-            service = await settings_in(session, notification.service_id)
-            await _inbox(session, notification, self, service.name, service.prefix_sms)
-            if notification.status == "created":
-                await set_status(session, notification, "sending")
-            notification.delivery_attempts += 1
-            status = simulated_status(notification)
-            await set_status(session, notification, status, reference=f"sandbox-{notification.id}")
-            return status
+            found = {
+                n.id: n for n in await repository.notifications_by_id(session, set(ids), lock=True)
+            }
+            in_inbox = await repository.sandbox_messages_of(session, set(ids))
+            names: dict[str, tuple[str, bool]] = {}
+            results: list[str | None] = []
+            events: list[dict] = []
+            for notification_id, trace_headers in pending:
+                notification = found.get(notification_id)
+                if notification is None or notification.status in FINAL_STATUSES:
+                    results.append(None if notification is None else notification.status)
+                    continue
+                if notification.service_id not in names:
+                    service = await settings_in(session, notification.service_id)
+                    names[notification.service_id] = (service.name, service.prefix_sms)
+                if notification_id not in in_inbox:
+                    in_inbox.add(notification_id)
+                    session.add(_inbox_message(notification, self, *names[notification.service_id]))
+                if notification.status == "created":
+                    events.append(status_row(notification, "sending", trace_headers=trace_headers))
+                notification.delivery_attempts += 1
+                status = simulated_status(notification)
+                events.append(
+                    status_row(
+                        notification,
+                        status,
+                        reference=f"sandbox-{notification.id}",
+                        trace_headers=trace_headers,
+                    )
+                )
+                results.append(status)
+            await session.flush()
+            await add_rows(session, messaging, events)
+        return results
 
     async def _record_scan(self, notification_id: str, scan: tuple[str, int]) -> None:
         outcome, pages = scan
@@ -370,6 +429,14 @@ async def _inbox(
     """The sandbox inbox's copy of a message (once per notification)."""
     if await session.get(SandboxMessage, notification.id) is not None:
         return
+    session.add(_inbox_message(notification, delivery, service_name, prefix_sms))
+    await session.flush()
+
+
+def _inbox_message(
+    notification: Notification, delivery: Delivery, service_name: str, prefix_sms: bool
+) -> SandboxMessage:
+    """The sandbox inbox's copy of a message, as the service's recipient would get it."""
     html = None
     body = notification.body
     sender = notification.sender
@@ -377,18 +444,15 @@ async def _inbox(
         html = delivery._email(notification, service_name).html
     elif notification.type == "sms" and prefix_sms:
         body = f"{sms.sanitise(service_name)}: {body}"
-    session.add(
-        SandboxMessage(
-            notification_id=notification.id,
-            service_id=notification.service_id,
-            key_type=notification.key_type,
-            type=notification.type,
-            recipient=notification.recipient or "",
-            sender=sender,
-            subject=notification.subject,
-            body=body,
-            html=html,
-            created_at=utcnow(),
-        )
+    return SandboxMessage(
+        notification_id=notification.id,
+        service_id=notification.service_id,
+        key_type=notification.key_type,
+        type=notification.type,
+        recipient=notification.recipient or "",
+        sender=sender,
+        subject=notification.subject,
+        body=body,
+        html=html,
+        created_at=utcnow(),
     )
-    await session.flush()

@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
 from govkit.errors import InvalidArgumentError
-from govkit.outbox import add_event
+from govkit.events import inject_trace_headers
+from govkit.group_commit import GroupCommit
+from govkit.outbox import add_event, add_rows, outbox_row
 from govplat.notify.v1 import events_pb2, notify_service_pb2
 from notify import repository, schemas
 from notify.errors import NotifyError, bad_request, not_found, validation_error
@@ -122,10 +125,104 @@ async def send(
     assert isinstance(data, dict)
     if data.get("scheduled_for"):
         raise bad_request("Cannot schedule notifications (this feature is invite-only)")
+    if notification_type != "letter" or "content" not in data:
+        pending = _Pending(caller, notification_type, data, email_domain, inject_trace_headers())
+        outcome = await _sends(db).submit(pending)
+        if isinstance(outcome, NotifyError):
+            raise outcome
+        if outcome is not None:
+            return outcome
+    # A precompiled letter, a service without settings yet, or a batch that failed: alone.
     async with db.write() as session:
         if notification_type == "letter" and "content" in data:
             return await send_precompiled_in(session, caller, data)
         return await send_in(session, caller, notification_type, data, email_domain=email_domain)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A send waiting for :func:`_send_batch`, after the schema check, with its
+    request's trace context (``trace``) for its outbox event."""
+
+    caller: Caller
+    notification_type: str
+    data: dict
+    email_domain: str
+    trace: dict[str, str]
+
+
+_SENDS: weakref.WeakKeyDictionary[Database, GroupCommit[_Pending, Sent | NotifyError | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sends(db: Database) -> GroupCommit[_Pending, Sent | NotifyError | None]:
+    """The group commit of ``db``'s sends (one per database)."""
+    commit = _SENDS.get(db)
+    if commit is None:
+        commit = _SENDS[db] = GroupCommit(lambda pending: _send_batch(db, pending))
+    return commit
+
+
+async def _send_batch(db: Database, pending: list[_Pending]) -> list[Sent | NotifyError | None]:
+    """Accept the sends of ``pending`` in one write transaction (group commit): each is
+    checked by :func:`accept` as on its own, and what it stores (its notification and
+    its ``NotificationCreated`` outbox event) is written with the others' in one
+    statement per table.
+
+    Returns one result per entry: the answer, the Notify error it is refused with, or
+    ``None`` for an entry left to :func:`send_in` (its service has no settings yet,
+    which :func:`send_in` makes); ``None`` for every entry when the transaction fails,
+    so that each gets its own answer.
+    """
+    try:
+        async with db.write() as session:
+            services: dict[str, NotifyService | None] = {}
+            templates: dict[tuple[str, str], Template | None] = {}
+            results: list[Sent | NotifyError | None] = []
+            rows: list[Notification] = []
+            events: list[dict] = []
+            for entry in pending:
+                service_id = entry.caller.service_id
+                if service_id not in services:
+                    services[service_id] = await repository.service(session, service_id)
+                service = services[service_id]
+                if service is None:
+                    results.append(None)
+                    continue
+                template_key = (service_id, schemas.canonical_uuid(entry.data["template_id"]))
+                if template_key not in templates:
+                    templates[template_key] = await repository.template(session, *template_key)
+                try:
+                    sent, row = accept(
+                        service,
+                        templates[template_key],
+                        entry.caller,
+                        entry.notification_type,
+                        entry.data,
+                        email_domain=entry.email_domain,
+                    )
+                except NotifyError as error:
+                    results.append(error)
+                    continue
+                results.append(sent)
+                if row is not None:
+                    rows.append(row)
+                    events.append(
+                        outbox_row(
+                            _created(sent.id, service_id, entry.notification_type),
+                            source=SOURCE,
+                            subject=sent.id,
+                            trace_headers=entry.trace,
+                        )
+                    )
+            if rows:
+                session.add_all(rows)
+                await session.flush()
+                await add_rows(session, messaging, events)
+    except Exception:
+        return [None] * len(pending)
+    return results
 
 
 def _check_recipient(service: NotifyService, caller: Caller, normalised: str) -> None:
@@ -150,14 +247,49 @@ async def send_in(
     (event handlers use it with their own ``notification_id``, derived from the event,
     so that the same event always means the same notification)."""
     service = await settings_in(session, caller.service_id)
+    template = await repository.template(
+        session, caller.service_id, schemas.canonical_uuid(data["template_id"])
+    )
+    sent, row = accept(
+        service,
+        template,
+        caller,
+        notification_type,
+        data,
+        email_domain=email_domain,
+        notification_id=notification_id,
+    )
+    if row is None:
+        return sent
+    session.add(row)
+    await session.flush()
+    await _created_event(session, sent.id, caller.service_id, notification_type)
+    return sent
+
+
+def accept(
+    service: NotifyService,
+    template: Template | None,
+    caller: Caller,
+    notification_type: str,
+    data: dict,
+    *,
+    email_domain: str,
+    notification_id: str | None = None,
+) -> tuple[Sent, Notification | None]:
+    """Notify's checks of a send after the schema check, in Notify's order, with the
+    service's settings and the template it names (``None``: there is none); no I/O.
+    Returns the answer and the notification to store (``None`` for a smoke-test
+    recipient, answered but never stored).
+
+    Raises:
+        notify.errors.NotifyError: Notify's 400/403 errors, in Notify's order.
+    """
     allowed = permissions(service)
     if notification_type not in allowed:
         raise bad_request(f"Service is not allowed to send {CHANNEL_NAMES[notification_type]}")
     if notification_type == "letter":
         _check_letter_key(service, caller)
-    template = await repository.template(
-        session, caller.service_id, schemas.canonical_uuid(data["template_id"])
-    )
     if template is None or template.hidden:
         raise bad_request("Template not found")
     if template.type != notification_type:
@@ -261,39 +393,34 @@ async def send_in(
         sanitised_content=sanitised,
     )
     if smoke_test:
-        return sent
+        return sent, None
     now = utcnow()
-    session.add(
-        Notification(
-            id=identifier,
-            service_id=caller.service_id,
-            template_id=template.id,
-            template_version=template.version,
-            api_key_id=caller.api_key_id,
-            key_type=caller.key_type,
-            type=notification_type,
-            recipient=recipient,
-            normalised_to=normalised,
-            personalisation=json.dumps(values, ensure_ascii=False, default=str),
-            reference=data.get("reference"),
-            status="created",
-            body=rendered.body,
-            subject=sent.subject,
-            sender=sender,
-            reply_to=service.email_reply_to if notification_type == "email" else None,
-            one_click_unsubscribe_url=sent.one_click_unsubscribe_url,
-            postage=postage,
-            precompiled=False,
-            billable_units=rendered.fragments if notification_type == "sms" else 0,
-            international=international,
-            rate_multiplier=multiplier,
-            delivery_attempts=0,
-            created_at=now,
-        )
+    return sent, Notification(
+        id=identifier,
+        service_id=caller.service_id,
+        template_id=template.id,
+        template_version=template.version,
+        api_key_id=caller.api_key_id,
+        key_type=caller.key_type,
+        type=notification_type,
+        recipient=recipient,
+        normalised_to=normalised,
+        personalisation=json.dumps(values, ensure_ascii=False, default=str),
+        reference=data.get("reference"),
+        status="created",
+        body=rendered.body,
+        subject=sent.subject,
+        sender=sender,
+        reply_to=service.email_reply_to if notification_type == "email" else None,
+        one_click_unsubscribe_url=sent.one_click_unsubscribe_url,
+        postage=postage,
+        precompiled=False,
+        billable_units=rendered.fragments if notification_type == "sms" else 0,
+        international=international,
+        rate_multiplier=multiplier,
+        delivery_attempts=0,
+        created_at=now,
     )
-    await session.flush()
-    await _created_event(session, identifier, caller.service_id, notification_type)
-    return sent
 
 
 def _check_letter_key(service: NotifyService, caller: Caller) -> None:
@@ -309,11 +436,15 @@ async def _created_event(
     await add_event(
         session,
         messaging,
-        events_pb2.NotificationCreated(
-            notification_id=identifier, service_id=service_id, type=EVENT_TYPES[kind]
-        ),
+        _created(identifier, service_id, kind),
         source=SOURCE,
         subject=identifier,
+    )
+
+
+def _created(identifier: str, service_id: str, kind: str) -> events_pb2.NotificationCreated:
+    return events_pb2.NotificationCreated(
+        notification_id=identifier, service_id=service_id, type=EVENT_TYPES[kind]
     )
 
 
