@@ -49,6 +49,7 @@ bench: install ## Run the benchmarks under bench/ (results go in docs/benchmarks
 	@$(VENV)/bin/python bench/gateway_overhead.py --duration 10
 	@$(VENV)/bin/python bench/registers.py
 	@$(VENV)/bin/python bench/payments.py
+	@$(VENV)/bin/python bench/events.py
 	@$(VENV)/bin/python bench/notify.py --duration 20
 
 clean: ## Remove .venv, .tools and var/ (all local data)

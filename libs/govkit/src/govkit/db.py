@@ -8,13 +8,20 @@ WAL journal, a busy timeout (seconds, ``busy_timeout_seconds``), foreign keys on
 ``synchronous=FULL`` where a service asks for it (money, registers), and writes
 start with ``BEGIN IMMEDIATE`` so that two writers queue on the lock at the
 start of the transaction rather than failing with "database is locked" when a
-reader upgrades to a writer half-way through.
+reader upgrades to a writer half-way through. Within one process, writers first
+queue on an asyncio lock of their own, in turn (:meth:`Database.write`): SQLite's
+busy handler is not a queue (a waiter sleeps, up to 100 ms at a time, and whoever
+asks when the lock is free gets it), so under many writers one could wait a second
+or more while others came and went.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +129,12 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+#: The databases whose write lock the current task holds (:meth:`Database.write`).
+_WRITING: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "govkit_db_writing", default=frozenset()
+)
+
+
 class Database:
     """One service's database: an async engine with read and write sessions.
 
@@ -155,6 +168,11 @@ class Database:
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self._busy_timeout = busy_timeout_seconds
+        #: SQLite: one write lock per event loop (a lock belongs to one loop).
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._after_commit: list[Callable[[AsyncSession], None]] = []
         if self.is_sqlite:
             path = sqlite_path(self.url)
@@ -189,11 +207,37 @@ class Database:
 
         Commits when the block ends, rolls back if it raises, then runs the
         :meth:`after_commit` callbacks.
+
+        On SQLite, the process's writers take turns first (an asyncio lock, first come
+        first served; see the module's docstring); a write opened inside another in
+        the same task does not wait for it, and one that waited the busy timeout goes
+        on to SQLite's own lock as before.
         """
-        async with self._writes() as session, session.begin():
-            yield session
+        async with self._one_writer():
+            async with self._writes() as session, session.begin():
+                yield session
         for callback in self._after_commit:
             callback(session)
+
+    @contextlib.asynccontextmanager
+    async def _one_writer(self) -> AsyncIterator[None]:
+        """Hold this process's SQLite write turn (nothing on PostgreSQL)."""
+        if not self.is_sqlite or id(self) in _WRITING.get():
+            yield
+            return
+        lock = self._write_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            await asyncio.wait_for(lock.acquire(), self._busy_timeout)
+            acquired = True
+        except TimeoutError:
+            acquired = False
+        token = _WRITING.set(_WRITING.get() | {id(self)})
+        try:
+            yield
+        finally:
+            _WRITING.reset(token)
+            if acquired:
+                lock.release()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
