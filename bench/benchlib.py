@@ -15,30 +15,9 @@ import httpx
 def processes(root: int) -> dict[str, int]:
     """The platform's processes under ``root`` (``govplat up``): name → pid, from /proc
     (Linux): each component by its ``serve`` argument, NATS, and ``up`` itself."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        words = [a.decode(errors="replace") for a in argv if a]
-        if "serve" in words and words.index("serve") + 1 < len(words):
-            names[int(entry.name)] = words[words.index("serve") + 1]
-        elif words and words[0].endswith("nats-server"):
-            names[int(entry.name)] = "nats"
-    found = {"up": root}
-    for pid, name in names.items():
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != root:
-            ancestor = parents.get(ancestor)
-        if ancestor == root:
-            found[name] = pid
-    return found
+    from govkit.testing.platform import platform_pids
+
+    return {"up": root, **platform_pids(root)}
 
 
 def cpu_seconds(pid: int) -> float:

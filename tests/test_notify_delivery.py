@@ -3,23 +3,16 @@ message provider, real NATS, and the notify process killed with SIGKILL mid-batc
 
 from __future__ import annotations
 
-import email as email_parser
 import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections import Counter
-from email import policy
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from aiosmtpd.controller import Controller
-from fastapi import FastAPI, Request
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from govkit.migrations import upgrade
@@ -27,6 +20,7 @@ from govkit.nats_server import NatsServer, free_port
 from govkit.principal import HEADER, Principal, PrincipalSigner, new_key_pair
 from govkit.testing import database_backends, drop_postgres_database, new_database_url
 from govkit.testing.platform import start_platform
+from govkit.testing.providers import SmsProvider, SmtpServer, wait_until
 from govplat_cli.notify_admin import NotifyAdmin
 
 ADMIN_TOKEN = "operator-" + "t" * 40
@@ -34,39 +28,10 @@ ADMIN_TOKEN = "operator-" + "t" * 40
 DELIVERY_CONCURRENCY = 8
 
 
-class Mailbox:
-    """What a real SMTP server (aiosmtpd) received, by Message-ID."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.message_ids: Counter[str] = Counter()
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email_parser.message_from_bytes(envelope.content, policy=policy.default)
-        with self.lock:
-            self.message_ids[message["Message-ID"]] += 1
-            self.messages.append(message)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, mailbox
-    controller.stop()
-
-
-def wait_until(check, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    return check()
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 @pytest.mark.parametrize("backend", database_backends())
@@ -118,54 +83,6 @@ def test_a_live_email_reaches_the_smtp_server_and_a_test_email_only_the_sandbox_
         assert inbox["messages"][0]["subject"] == "Hello Test"
     finally:
         platform.stop()
-
-
-class SmsProvider:
-    """A text message provider's API over a real socket: it takes ``Idempotency-Key``
-    (a repeated key answers the first result and sends nothing). It sends a message
-    the moment it receives it, but holds its answers while :attr:`holding` is set, so
-    that a test can catch notify with messages in flight."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sent: dict[str, dict] = {}
-        self.calls: Counter[str] = Counter()
-        self.holding = threading.Event()
-        self.port = free_port()
-        app = FastAPI()
-
-        @app.post("/messages")
-        async def messages(request: Request):
-            import asyncio
-
-            key = request.headers["idempotency-key"]
-            body = await request.json()
-            with self.lock:
-                self.calls[key] += 1
-                if key not in self.sent:
-                    self.sent[key] = {
-                        "id": f"sms-{len(self.sent)}",
-                        "status": "delivered",
-                        "to": body["to"],
-                    }
-                answer = self.sent[key]
-            while self.holding.is_set():
-                await asyncio.sleep(0.01)
-            return answer
-
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> SmsProvider:
-        self.thread.start()
-        wait_until(lambda: self.server.started, timeout=10, interval=0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 class NotifyProcess:

@@ -194,7 +194,7 @@ def up(
     """
     from pydantic import ValidationError
 
-    from govplat_cli.up import Platform, PlatformError
+    from govplat_cli.up import RESTART_WINDOW_SECONDS, Platform, PlatformError
 
     if port_offset and data_dir is None:
         # A second copy must not share the first one's databases, NATS data and logs.
@@ -247,15 +247,15 @@ def up(
             progress.update(task, advance=1, description="sandbox seeded")
         elapsed = time.monotonic() - started
         _print_summary(platform, credentials, elapsed)
+
+        def restarting(name: str, status: int | None, restarts: int) -> None:
+            errors.print(
+                f"[bold red]{name} stopped unexpectedly[/] (status {status}); "
+                f"starting it again (restart {restarts} within {RESTART_WINDOW_SECONDS:.0f}s)"
+            )
+
         while True:
-            dead = platform.first_dead_child()
-            if dead is not None:
-                errors.print(
-                    f"[bold red]{dead.name} stopped unexpectedly[/] (status {dead.process.returncode}); its log ends:"
-                )
-                errors.print(dead.log_tail(), markup=False, highlight=False)
-                platform.stop()
-                raise typer.Exit(1)
+            platform.restart_dead(restarting)
             time.sleep(0.5)
     except PlatformError as exc:
         platform.stop()

@@ -39,6 +39,10 @@ from govplat_cli.identity_admin import AdminError, IdentityAdmin
 
 #: How long children get to stop after SIGTERM before they are killed (seconds).
 STOP_TIMEOUT_SECONDS = 8.0
+#: A component (or NATS) that exits is started again, unless it has already been
+#: restarted this many times within :data:`RESTART_WINDOW_SECONDS` (a crash loop).
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 60.0
 
 
 class UpSettings(BaseSettings):
@@ -146,6 +150,7 @@ class Platform:
         self.nats_url = settings.nats_url or ""
         self.children: list[Child] = []
         self._secrets: dict[str, str] | None = None
+        self._restarts: dict[str, list[float]] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -458,6 +463,50 @@ class Platform:
     def first_dead_child(self) -> Child | None:
         """A child that has exited, if any."""
         return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def restart_dead(self, report=None) -> None:
+        """Start again NATS, if the embedded server has exited, and every component
+        that has exited, on the same ports, data and settings (decision 42). Nothing
+        waits for them to be ready: the others keep running, reconnect to NATS by
+        themselves and answer 503 for what the missing one does meanwhile.
+
+        ``report(name, status, restarts)`` is called for each (status: the exit status,
+        negative for a signal; restarts: how many times within the window, this one
+        included).
+
+        Raises:
+            PlatformError: when one has exited more than :data:`RESTART_LIMIT` times
+                within :data:`RESTART_WINDOW_SECONDS` (with its log's tail), or cannot start.
+        """
+        if self.nats is not None and not self.nats.running:
+            status = self.nats.process.returncode if self.nats.process is not None else None
+            count = self._count_restart("nats", "NATS", self.nats._log_tail(15))
+            if report is not None:
+                report("nats", status, count)
+            try:
+                self.nats.start()
+            except Exception as exc:
+                raise PlatformError(f"NATS could not start again: {exc}") from None
+        for child in list(self.children):
+            if child.process.poll() is None:
+                continue
+            count = self._count_restart(child.name, child.name, child.log_tail())
+            if report is not None:
+                report(child.name, child.process.returncode, count)
+            self.children.remove(child)
+            self.spawn(child.name)
+
+    def _count_restart(self, key: str, name: str, log_tail: str) -> int:
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(key, []) if now - t < RESTART_WINDOW_SECONDS]
+        if len(recent) >= RESTART_LIMIT:
+            raise PlatformError(
+                f"{name} stopped {len(recent) + 1} times within "
+                f"{RESTART_WINDOW_SECONDS:.0f}s; not starting it again. Its log ends:\n{log_tail}"
+            )
+        recent.append(now)
+        self._restarts[key] = recent
+        return len(recent)
 
     def stop(self) -> None:
         """Stop the gateway first, then the services, then NATS; kill what is left

@@ -66,6 +66,11 @@ class RunningPlatform:
             if f'component="{component}"' in labels
         )
 
+    def pids(self) -> dict[str, int]:
+        """The platform's processes now: component name (and ``nats``) → pid
+        (:func:`platform_pids`)."""
+        return platform_pids(self.process.pid)
+
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -76,6 +81,36 @@ class RunningPlatform:
         for url in self.databases:
             drop_postgres_database(url)
         self.databases.clear()
+
+
+def platform_pids(root: int) -> dict[str, int]:
+    """The processes of the ``govplat up`` whose pid is ``root``: component name (and
+    ``nats``) → pid, read from /proc (Linux): its descendants by their ``serve``
+    argument, and the ``nats-server`` it runs."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "serve" in words and words.index("serve") + 1 < len(words):
+            names[int(entry.name)] = words[words.index("serve") + 1]
+        elif words and words[0].endswith("nats-server"):
+            names[int(entry.name)] = "nats"
+    found = {}
+    for pid, name in names.items():
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            found[name] = pid
+    return found
 
 
 def start_platform(
