@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError, NotFoundError
 from govkit.http import bearer_token
+from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
 from identity import pages
 from identity.context import Context
 from identity.errors import OAuthError
@@ -177,6 +178,23 @@ def country_json(country, today) -> dict:
         "entry_number": country.entry_number,
         "live": country.live(today),
     }
+
+
+#: The endpoints that answer errors as RFC 6749 (5.2) / RFC 6750 (3.1) do.
+OAUTH_PATHS = frozenset({"/token", "/introspect", "/revoke", "/userinfo"})
+
+#: RFC 6749's error body: ``{"error": code, "error_description": text}``.
+OAUTH_ERROR = error_object({"error": {"type": "string"}}, {"error_description": {"type": "string"}})
+
+
+def error_schema_for(path: str) -> dict | None:
+    """The error body of ``path``'s operations: RFC 6749's on the OAuth endpoints, the
+    admin API's under ``/admin``; the sign-in pages and redirects answer with pages."""
+    if path in OAUTH_PATHS:
+        return OAUTH_ERROR
+    if path.startswith("/admin/"):
+        return {"anyOf": [ADMIN_ERROR, GATEWAY_PLAIN_ERROR]}
+    return None
 
 
 def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.ClientKeys) -> FastAPI:
@@ -498,6 +516,7 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
         return {"active_kid": kid}
 
     app.include_router(admin)
+    document_errors(app, error_schema_for)
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
@@ -509,13 +528,11 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
             {"error": error.reason, "message": error.message}, status_code=status, headers=headers
         )
 
-    oauth_paths = {"/token", "/introspect", "/revoke", "/userinfo"}
-
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
         """Framework errors (405, unparseable forms) in each endpoint's own format."""
         detail = str(error.detail)[:200]
-        if request.url.path in oauth_paths:
+        if request.url.path in OAUTH_PATHS:
             description = "method not allowed" if error.status_code == 405 else detail
             return oauth_error_response(
                 OAuthError("invalid_request", description, status=error.status_code)

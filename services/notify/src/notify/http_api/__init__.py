@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError
 from govkit.http import route_label
+from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
 from notify.context import Context
 from notify.errors import NotifyError
 from notify.http_api import admin, v2
@@ -37,6 +38,34 @@ def _is_admin(request: Request) -> bool:
     return request.url.path.startswith("/admin/")
 
 
+#: Notify's v2 error envelope, and Notify's (Flask's) shape for a path or method it
+#: does not have: ``{"result": "error", "message": ...}``.
+V2_ERROR = {
+    "oneOf": [
+        error_object(
+            {
+                "status_code": {"type": "integer"},
+                "errors": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": error_object(
+                        {"error": {"type": "string"}, "message": {"type": "string"}}
+                    ),
+                },
+            }
+        ),
+        error_object({"result": {"const": "error"}, "message": {"type": "string"}}),
+    ]
+}
+
+
+def error_schema_for(path: str) -> dict:
+    """The error body of ``path``'s operations: the admin API's or Notify's."""
+    if path.startswith("/admin/"):
+        return {"anyOf": [ADMIN_ERROR, GATEWAY_PLAIN_ERROR]}
+    return V2_ERROR
+
+
 def create_app(context: Context) -> FastAPI:
     """The notify FastAPI app; probes and metrics are added by the runtime."""
     app = FastAPI(
@@ -50,6 +79,7 @@ def create_app(context: Context) -> FastAPI:
     )
     app.include_router(v2.create_router(context))
     app.include_router(admin.create_router(context))
+    document_errors(app, error_schema_for)
 
     @app.exception_handler(NotifyError)
     async def notify_error(request: Request, error: NotifyError) -> JSONResponse:

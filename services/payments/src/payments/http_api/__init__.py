@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError, UnauthenticatedError
 from govkit.http import pay_unauthorised, route_label
+from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
 from payments.context import Context
 from payments.errors import PayError
 from payments.http_api import admin, pages, v1
@@ -42,8 +43,35 @@ def _admin(request: Request) -> bool:
     return request.url.path.startswith("/admin/")
 
 
+def _pages_path(path: str) -> bool:
+    return path == "/pay" or path.startswith("/pay/")
+
+
 def _pages(request: Request) -> bool:
-    return request.url.path == "/pay" or request.url.path.startswith("/pay/")
+    return _pages_path(request.url.path)
+
+
+#: Pay's error body (``field`` or ``header`` named when the error is about one), and
+#: Pay's (Dropwizard's) shape for a path it does not have: ``{"code": 404, "message"}``.
+V1_ERROR = {
+    "oneOf": [
+        error_object(
+            {"code": {"type": "string"}, "description": {"type": "string"}},
+            {"field": {"type": "string"}, "header": {"type": "string"}},
+        ),
+        error_object({"code": {"type": "integer"}, "message": {"type": "string"}}),
+    ]
+}
+
+
+def error_schema_for(path: str) -> dict | None:
+    """The error body of ``path``'s operations: the admin API's or Pay's (the hosted
+    pages answer with pages)."""
+    if path.startswith("/admin/"):
+        return {"anyOf": [ADMIN_ERROR, GATEWAY_PLAIN_ERROR]}
+    if _pages_path(path):
+        return None
+    return V1_ERROR
 
 
 def create_app(context: Context) -> FastAPI:
@@ -59,6 +87,7 @@ def create_app(context: Context) -> FastAPI:
     app.include_router(v1.create_router(context))
     app.include_router(pages.create_router(context))
     app.include_router(admin.create_router(context))
+    document_errors(app, error_schema_for)
 
     @app.exception_handler(PayError)
     async def pay_error(request: Request, error: PayError) -> JSONResponse:

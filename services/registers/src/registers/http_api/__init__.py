@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError, UnauthenticatedError
+from govkit.openapi import document_errors, error_object
 from registers.errors import RegisterError
 from registers.http_api import formats, reads, writes
 
@@ -25,6 +26,20 @@ log = logging.getLogger(__name__)
 def error(status: int, message: str, **extra) -> JSONResponse:
     """An error in OpenRegister's (Dropwizard's) JSON form."""
     return JSONResponse({"code": status, "message": message, **extra}, status_code=status)
+
+
+#: OpenRegister's error body (``line`` and ``reason`` for a refused batch line), and
+#: the gateway's: RFC 6750 ``invalid_token`` for a write without a good access token,
+#: ``{"error"}`` for an unknown path or a register service that is down.
+REGISTER_ERROR = {
+    "anyOf": [
+        error_object(
+            {"code": {"type": "integer"}, "message": {"type": "string"}},
+            {"line": {"type": "integer"}, "reason": {"type": "string"}},
+        ),
+        error_object({"error": {"type": "string"}}, {"error_description": {"type": "string"}}),
+    ]
+}
 
 
 def create_app(context) -> FastAPI:
@@ -38,6 +53,7 @@ def create_app(context) -> FastAPI:
     app.include_router(writes.build_router(context))
     app.include_router(reads.build_router(context))
     app.add_middleware(formats.SuffixMiddleware)
+    document_errors(app, lambda _path: REGISTER_ERROR)
 
     @app.exception_handler(RegisterError)
     async def register_error(_request: Request, exc: RegisterError) -> JSONResponse:
