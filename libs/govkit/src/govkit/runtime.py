@@ -28,6 +28,7 @@ from govkit.db import Database
 from govkit.events import connect, ensure_streams
 from govkit.grpc_server import GrpcServer
 from govkit.http import ErrorBoundary, add_probes
+from govkit.http_protocol import deadline_protocol
 from govkit.logging import configure_logging
 from govkit.outbox import MessagingTables, OutboxRelay
 from govkit.settings import ComponentSettings
@@ -191,6 +192,10 @@ class Component:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            # Slow clients are cut off (govkit.http_protocol): uvicorn alone waits forever.
+            http=deadline_protocol(
+                self.settings.http_header_timeout_seconds, self.settings.http_body_timeout_seconds
+            ),
             # The gateway is the public edge: it must not take X-Forwarded-For from
             # its callers. Services trust it from the gateway on loopback.
             proxy_headers=self.name != "gateway",

@@ -48,6 +48,9 @@ class ComponentSettings(BaseSettings):
     - ``LOG_LEVEL``: ``DEBUG`` ... ``ERROR`` (default ``INFO``).
     - ``GRPC_REFLECTION``: serve gRPC server reflection (default on).
     - ``SHUTDOWN_GRACE_SECONDS``: how long in-flight requests may finish after SIGTERM.
+    - ``HTTP_HEADER_TIMEOUT_SECONDS`` (10) and ``HTTP_BODY_TIMEOUT_SECONDS`` (30): the
+      longest a client may take to send a request's headers, then its body, before the
+      connection is closed (:mod:`govkit.http_protocol`, against slow clients).
     - ``PARENT_PID``: set by ``govplat up``; the component stops when that process is gone.
     - ``PRINCIPAL_PUBLIC_KEY``: the gateway's Ed25519 public JWK (JSON), to verify the
       ``X-Govplat-Principal`` of each request (:mod:`govkit.principal`).
@@ -73,6 +76,8 @@ class ComponentSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     grpc_reflection: bool = True
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=60)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     parent_pid: int | None = None
     principal_public_key: str | None = None
     admin_token: SecretStr | None = Field(default=None, min_length=32)
