@@ -44,13 +44,43 @@ lint: install-dev ## Check style and common bugs with ruff
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check libs/govkit services gateway src tests scripts
 
-bench: install ## Run the benchmarks under bench/ (results go in docs/benchmarks.md)
-	@$(VENV)/bin/python bench/startup.py --runs 5
-	@$(VENV)/bin/python bench/gateway_overhead.py --duration 10
-	@$(VENV)/bin/python bench/registers.py
-	@$(VENV)/bin/python bench/payments.py
-	@$(VENV)/bin/python bench/events.py
-	@$(VENV)/bin/python bench/notify.py --duration 20
+# make bench: small sizes (a few minutes); make bench BENCH_FULL=1: the issues' full sizes.
+BENCH_RESULTS := var/bench
+BENCH_RATES := 50,100,200,400
+ifeq ($(BENCH_FULL),1)
+BENCH_SIZE := full
+BENCH_STARTUP := --runs 5
+BENCH_GATEWAY := --duration 10
+BENCH_REGISTERS := --entries 1000000
+BENCH_PAYMENTS := --duration 10
+BENCH_EVENTS := --payments 1000
+BENCH_NOTIFY := --duration 60 --rate-duration 20
+BENCH_CURVE := --curve-duration 10
+else
+BENCH_SIZE := small
+BENCH_STARTUP := --runs 3
+BENCH_GATEWAY := --duration 5
+BENCH_REGISTERS := --entries 100000 --step 50000 --proofs 1000
+BENCH_PAYMENTS := --duration 5
+BENCH_EVENTS := --payments 200
+BENCH_NOTIFY := --duration 10 --rate-duration 5
+BENCH_CURVE := --curve-duration 3
+endif
+
+bench: install-dev ## Run every benchmark under bench/ and rewrite docs/benchmarks.md's generated block (BENCH_FULL=1: full sizes)
+	@rm -rf $(BENCH_RESULTS); failed=""; \
+	run() { name=$$1; shift; $(VENV)/bin/python "$$@" --results $(BENCH_RESULTS)/$$name.json || failed="$$failed $$name"; }; \
+	run startup bench/startup.py $(BENCH_STARTUP); \
+	run gateway bench/gateway_overhead.py $(BENCH_GATEWAY); \
+	run gateway-curve bench/gateway_overhead.py --curve $(BENCH_RATES) $(BENCH_CURVE); \
+	run registers bench/registers.py $(BENCH_REGISTERS); \
+	run payments bench/payments.py $(BENCH_PAYMENTS); \
+	run payments-curve bench/payments.py --curve $(BENCH_RATES) $(BENCH_CURVE); \
+	run events bench/events.py $(BENCH_EVENTS); \
+	run notify bench/notify.py $(BENCH_NOTIFY); \
+	run notify-curve bench/notify.py --curve $(BENCH_RATES) $(BENCH_CURVE); \
+	$(VENV)/bin/python bench/report.py --results $(BENCH_RESULTS) --size $(BENCH_SIZE) || failed="$$failed report"; \
+	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed" >&2; exit 1; fi
 
 clean: ## Remove .venv, .tools and var/ (all local data)
 	rm -rf $(VENV) $(TOOLS) var

@@ -54,7 +54,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from benchlib import parse_platform_args, percentile
+from benchlib import Results, parse_platform_args, percentile
 from sqlalchemy import text
 
 from govkit.db import Database
@@ -266,6 +266,15 @@ def main_run(args) -> int:
         print(f"target p99 < {TARGET_P99_MS:.0f} ms, ratio {p99 / TARGET_P99_MS:.2f}")
     missing = len(references) - len(total)
     print(f"payments without a success or a receipt: {missing}")
+    results = Results("events", args.results)
+    if total:
+        over = f"{len(total)} payments, {args.database}"
+        p50, p99 = statistics.median(total), percentile(total, 0.99)
+        results.figure(f"payment success to receipt created p50, {over}", p50, "ms")
+        results.figure(
+            f"payment success to receipt created p99, {over}", p99, "ms", "< 100 ms", 100.0
+        )
+    results.write()
     return 1 if missing or not total else 0
 
 
@@ -288,6 +297,7 @@ def main() -> None:
         help="write every component's spans to this file (GOVPLAT_TRACE_FILE), to see "
         "where the time goes; exporting them costs CPU, so the figures are then higher",
     )
+    parser.add_argument("--results", type=Path, help="also write the figures as JSON here")
     args = parse_platform_args(parser)
     if args.payments < 1 or args.concurrency < 1:
         parser.error("--payments and --concurrency must be at least 1")

@@ -14,6 +14,10 @@ throughput. Targets (issue 4): at most +1 ms p50 and +5 ms p99 at 200 requests p
 second; at least 60% of the direct throughput at saturation.
 
     .venv/bin/python bench/gateway_overhead.py [--duration 10] [--rate 200] [--concurrency 32]
+        [--results FILE] [--curve 50,100,200,400 [--curve-duration 10]]
+
+``--curve`` measures instead the latency p50/p99 of both at each offered rate (open
+loop), the latency-versus-load curve ``bench/report.py`` plots.
 
 The load generator (Python, httpx) runs on the same two cores as the platform, so
 absolute figures are lower than a separate load machine would show; the ratio is
@@ -32,6 +36,7 @@ import time
 from pathlib import Path
 
 import httpx
+from benchlib import Results, latency_curve, results_options
 
 from govkit.testing.platform import start_platform
 
@@ -114,7 +119,36 @@ async def measure(name: str, url: str, args) -> dict:
     return result
 
 
+async def curve_run(args, results: Results) -> None:
+    """Latency against offered load, directly at identity and through the gateway."""
+    with tempfile.TemporaryDirectory() as folder:
+        running = start_platform(Path(folder))
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        try:
+            async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+                for label, url in (
+                    ("direct", running.url("identity") + PATH),
+                    ("gateway", running.gateway_url + PATH),
+                ):
+                    await saturation(url, 4, 1.0)  # warm up
+
+                    async def send(url: str = url) -> bool:
+                        return (await client.get(url)).status_code == 200
+
+                    points = await latency_curve(
+                        send, args.curve, args.curve_duration, f"{label}: "
+                    )
+                    results.curve("gateway", f"{label} (GET {PATH})", points)
+        finally:
+            running.stop()
+    results.write()
+
+
 async def main_async(args) -> None:
+    results = Results("gateway_overhead", args.results)
+    if args.curve:
+        await curve_run(args, results)
+        return
     with tempfile.TemporaryDirectory() as folder:
         running = start_platform(Path(folder))
         try:
@@ -130,6 +164,22 @@ async def main_async(args) -> None:
     print(
         f"gateway keeps {share:.0%} of direct throughput at saturation (target >= 60%, ratio {share / 0.6:.2f})"
     )
+    rate = f"at {args.rate:.0f} requests/s"
+    results.figure(f"gateway's added latency p50 {rate}", added_p50, "ms", "<= +1 ms", 1.0)
+    results.figure(f"gateway's added latency p99 {rate}", added_p99, "ms", "<= +5 ms", 5.0)
+    for measured in (direct, gateway):
+        for q in ("p50", "p99"):
+            name = f"discovery document {measured['name']} {q} {rate}"
+            results.figure(name, measured[q], "ms")
+    results.figure(
+        f"gateway's share of direct throughput, {args.concurrency} clients",
+        share * 100,
+        "%",
+        ">= 60%",
+        60.0,
+        "higher",
+    )
+    results.write()
 
 
 def main() -> None:
@@ -141,6 +191,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=32, help="clients in the saturation phase"
     )
+    results_options(parser)
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -41,6 +41,12 @@ The daily limit (250,000 text messages) is left as it is.
         [--rate-duration 20] [--key live|test]
         [--database sqlite|postgresql [--postgres-url postgresql://...]]
         [--client aiohttp|httpx]
+        [--results FILE] [--curve 50,100,200,400 [--curve-duration 10]]
+
+``--results`` also writes the figures as JSON (for ``bench/report.py``), with the
+resident memory of the whole platform before the load and at its end. ``--curve``
+measures instead the accept latency p50/p99 at each offered rate (open loop), the
+latency-versus-load curve ``bench/report.py`` plots.
 
 The load generator (one Python process, aiohttp by default; see
 ``bench/payments.py``) runs on the same two cores as the platform.
@@ -60,12 +66,17 @@ from pathlib import Path
 
 from benchlib import (
     CLIENTS,
+    Results,
     client_errors,
     cpu_seconds,
+    latency_curve,
     parse_platform_args,
     percentile,
     platform_options,
+    platform_rss,
     processes,
+    results_options,
+    start,
 )
 
 from govkit.testing.platform import RunningPlatform, notify_token, start_platform
@@ -277,6 +288,7 @@ async def main_async(args) -> int:
                         except TimeoutError:
                             pass
 
+                rss_before = platform_rss(running.process.pid)["total"]
                 stop = asyncio.Event()
                 sampler = asyncio.create_task(sample(stop))
                 load_started = time.perf_counter()
@@ -284,6 +296,7 @@ async def main_async(args) -> int:
                     client, url, tokens, template_id, args.concurrency, args.duration, counter
                 )
                 load_elapsed = time.perf_counter() - load_started
+                rss_loaded = platform_rss(running.process.pid)["total"]
                 stop.set()
                 await sampler
                 end_counts = await statuses.counts()
@@ -368,7 +381,55 @@ async def main_async(args) -> int:
     )
     for line in problems:
         print(f"logged: {line}")
+    print(
+        f"platform resident memory: {rss_before:.0f} MiB before the load, {rss_loaded:.0f} at its end"
+    )
+    record(args, accepted_rate, drain, rate_latencies, rss_before, rss_loaded)
     return 1 if failed or not latencies or not rate_latencies else 0
+
+
+def record(args, accepted: float, drain: float, rate_latencies, rss_before, rss_loaded) -> None:
+    """Write the run's figures with ``--results`` (:class:`benchlib.Results`)."""
+    results = Results("notify", args.results)
+    load = f"{args.concurrency} clients for {args.duration:.0f} s, {args.database}"
+    results.figure(f"Notify texts accepted, {load}", accepted, "per s", ">= 500/s", 500.0, "higher")
+    results.figure(f"backlog drained after the load, {load}", drain, "s", "<= 5 s", DRAIN_TARGET)
+    if rate_latencies:
+        at = f"at {args.rate:.0f}/s for {args.rate_duration:.0f} s"
+        p99 = percentile(rate_latencies, 0.99)
+        results.figure(f"accept latency p50 {at}", statistics.median(rate_latencies), "ms")
+        results.figure(f"accept latency p99 {at}", p99, "ms", "< 50 ms", TARGET_P99_MS)
+    results.figure("platform resident memory before the notify load", rss_before, "MiB")
+    results.figure("platform resident memory at the end of the notify load", rss_loaded, "MiB")
+    results.write()
+
+
+async def curve_run(args) -> int:
+    """Accept latency against offered load (open loop); 1 if any send failed."""
+    results = Results("notify", args.results)
+    with tempfile.TemporaryDirectory() as folder:
+        running = start(args, folder, {"GOVPLAT_GATEWAY_NOTIFY_RATE_LIMIT_PER_MINUTE": QUOTA})
+        try:
+            credentials = running.credentials()
+            key = credentials["notify_live_api_key" if args.key == "live" else "notify_api_key"]
+            template_id = credentials["notify_sms_template_id"]
+            tokens, url = Tokens(key), running.gateway_url + PATH
+            counter = iter(range(10**9))
+            client = CLIENTS[args.client](256, {})
+
+            async def send() -> bool:
+                return await client.post(url, body(next(counter), template_id), tokens()) == 201
+
+            try:
+                await closed_loop(client, url, tokens, template_id, 4, args.warmup, counter)
+                points = await latency_curve(send, args.curve, args.curve_duration)
+            finally:
+                await client.close()
+        finally:
+            running.stop()
+    results.curve("notify", f"POST {PATH} through the gateway ({args.database})", points)
+    results.write()
+    return 1 if sum(point["errors"] for point in points) else 0
 
 
 def main() -> None:
@@ -383,8 +444,9 @@ def main() -> None:
     )
     parser.add_argument("--key", choices=("live", "test"), default="live")
     platform_options(parser)
+    results_options(parser)
     args = parse_platform_args(parser)
-    sys.exit(asyncio.run(main_async(args)))
+    sys.exit(asyncio.run(curve_run(args) if args.curve else main_async(args)))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ GOV.UK Pay's 15 per second) is raised for the run: the quota is not what is meas
     .venv/bin/python bench/payments.py [--duration 10] [--concurrency 32]
         [--database sqlite|postgresql [--postgres-url postgresql://...]]
         [--client aiohttp|httpx] [--no-idempotency]
+        [--results FILE] [--curve 50,100,200,400 [--curve-duration 10]]
+
+``--curve`` measures instead the creates' latency p50/p99 at each offered rate (open
+loop), the latency-versus-load curve ``bench/report.py`` plots.
 
 The load generator (one Python process) runs on the same two cores as the platform,
 so every millisecond of CPU it spends per request is taken from the platform. It
@@ -42,19 +46,20 @@ import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from benchlib import (
     CLIENTS,
+    Results,
     client_errors,
     cpu_seconds,
+    latency_curve,
     parse_platform_args,
     percentile,
     platform_options,
     processes,
+    results_options,
+    start,
 )
-
-from govkit.testing.platform import start_platform
 
 PATH = "/v1/payments"
 TARGET = 300.0
@@ -107,17 +112,35 @@ async def closed_loop(
     return len(latencies) / elapsed, latencies, errors
 
 
+async def curve_run(args, results: Results, url: str, key: str) -> int:
+    """Creates' latency against offered load (open loop) on the running platform at
+    ``url``; 1 if any create failed."""
+    client = CLIENTS[args.client](256, {"Authorization": f"Bearer {key}"})
+    counter = iter(range(10**9))
+
+    async def send() -> bool:
+        extra = {"Idempotency-Key": uuid.uuid4().hex} if args.idempotency else {}
+        return await client.post(url, body(next(counter)), extra) == 201
+
+    try:
+        points = await latency_curve(send, args.curve, args.curve_duration)
+    finally:
+        await client.close()
+    results.curve("payments", f"POST {PATH} through the gateway ({args.database})", points)
+    results.write()
+    return 1 if sum(point["errors"] for point in points) else 0
+
+
 async def main_async(args) -> int:
+    results = Results("payments", args.results)
     with tempfile.TemporaryDirectory() as folder:
-        running = start_platform(
-            Path(folder),
-            backend=args.database,
-            extra_env={"GOVPLAT_GATEWAY_PAY_POSTS_PER_SECOND": QUOTA},
-        )
+        running = start(args, folder, {"GOVPLAT_GATEWAY_PAY_POSTS_PER_SECOND": QUOTA})
         try:
             key = running.credentials()["pay_api_key"]
             url = running.gateway_url + PATH
             await closed_loop(url, key, args, 4, args.warmup)  # warm up
+            if args.curve:
+                return await curve_run(args, results, url, key)
             pids = {**processes(running.process.pid), "load generator": os.getpid()}
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             load_before = os.getloadavg()[0]
@@ -147,6 +170,19 @@ async def main_async(args) -> int:
         )
         print(f"CPU per create (ms): {share}; machine load average at start {load_before:.2f}")
     print(f"errors: {failed}" + (f" {errors}" if errors else ""))
+    clients = f"{args.concurrency} clients, {args.database}"
+    results.figure(
+        f"payment creates through the gateway, {clients}",
+        rate,
+        "per s",
+        ">= 300/s",
+        300.0,
+        "higher",
+    )
+    if latencies:
+        results.figure(f"create latency p50, {clients}", statistics.median(latencies), "ms")
+        results.figure(f"create latency p99, {clients}", percentile(latencies, 0.99), "ms")
+    results.write()
     return 1 if failed or not latencies else 0
 
 
@@ -162,6 +198,7 @@ def main() -> None:
         action="store_false",
         help="send no Idempotency-Key (by default each create has its own)",
     )
+    results_options(parser)
     args = parse_platform_args(parser)
     sys.exit(asyncio.run(main_async(args)))
 

@@ -46,6 +46,9 @@ from registers.context import Context
 from registers.datatypes import FieldDefinition
 from registers.service import appending, proofs, seeding
 
+sys.path.append(str(Path(__file__).parent))  # after the registers package is imported
+from benchlib import Results
+
 NAME = "bench"
 STAMP = "2026-01-01T00:00:00Z"
 LOAD_TARGET = 20_000
@@ -96,7 +99,10 @@ async def time_proofs(context: Context, app, size: int, samples: int) -> dict[st
     return timings
 
 
-def report_proofs(size: int, timings: dict[str, list[float]]) -> dict[str, float]:
+def report_proofs(
+    size: int, timings: dict[str, list[float]], results: Results | None = None
+) -> dict[str, float]:
+    """Print each proof kind's p50/p99 (ms); record the p99s in ``results`` if given."""
     p99s = {}
     for kind, values in timings.items():
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
@@ -106,6 +112,12 @@ def report_proofs(size: int, timings: dict[str, list[float]]) -> dict[str, float
             f"  {size:>9,} entries, {label:<32} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
             f"(target p99 {PROOF_P99_TARGET_MS:.0f} ms, ratio {p99 / PROOF_P99_TARGET_MS:.2f})"
         )
+        if results is not None and kind == "http":
+            name = f"inclusion proof over REST in-process p99 at {size:,} entries"
+            results.figure(name, p99, "ms", "< 50 ms (anchor)", 50.0)
+        elif results is not None:
+            name = f"{kind} proof p99 at {size:,} entries"
+            results.figure(name, p99, "ms", f"< {PROOF_P99_TARGET_MS:.0f} ms", PROOF_P99_TARGET_MS)
     return p99s
 
 
@@ -118,6 +130,7 @@ async def load(context: Context, first: int, last: int) -> float:
 
 
 async def main(args) -> None:
+    results = Results("registers", args.results)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
@@ -148,15 +161,19 @@ async def main(args) -> None:
             seconds += took
             done += step
             print(f"  loaded {done:>9,} entries ({step / took:,.0f} entries/s for this step)")
-        large_p99 = report_proofs(done, await time_proofs(context, app, done, args.proofs))
+        timings = await time_proofs(context, app, done, args.proofs)
+        large_p99 = report_proofs(done, timings, results)
         total_rate = args.entries / seconds
         print(
             f"RSF load: {total_rate:,.0f} entries/s over {args.entries:,} "
             f"(target {LOAD_TARGET:,}, ratio {total_rate / LOAD_TARGET:.2f})"
         )
+        name = f"RSF load, {args.entries:,} entries"
+        results.figure(name, total_rate, "entries/s", ">= 20,000/s", LOAD_TARGET, "higher")
         for kind in ("inclusion", "consistency"):
             ratio = large_p99[kind] / small_p99[kind]
             print(f"{kind} p99 at {done:,} / at {small:,}: {ratio:.2f} (target at most 2.00)")
+            results.figure(f"{kind} p99, {done:,} / {small:,} entries", ratio, "times", "<= 2", 2.0)
         started = time.perf_counter()
         batches = 20
         for batch in range(batches):
@@ -170,12 +187,16 @@ async def main(args) -> None:
             f"JSON appends, batches of 100: {rate:,.0f} entries/s "
             f"(target {APPEND_TARGET:,}, ratio {rate / APPEND_TARGET:.2f})"
         )
+        name = "JSON appends, batches of 100"
+        results.figure(name, rate, "entries/s", ">= 1,000/s", APPEND_TARGET, "higher")
         await db.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"peak memory (RSS): {peak:,.0f} MB (target under {MEMORY_TARGET_MB}, "
         f"ratio {peak / MEMORY_TARGET_MB:.2f})"
     )
+    results.figure("registers peak memory (RSS)", peak, "MiB", "< 500 MB", MEMORY_TARGET_MB)
+    results.write()
 
 
 if __name__ == "__main__":
@@ -184,4 +205,5 @@ if __name__ == "__main__":
     parser.add_argument("--step", type=int, default=100_000, help="entries per RSF stream")
     parser.add_argument("--proofs", type=int, default=2000, help="samples per proof kind")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--results", type=Path, help="also write the figures as JSON here")
     asyncio.run(main(parser.parse_args()))
