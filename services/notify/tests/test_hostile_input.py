@@ -211,6 +211,42 @@ async def test_a_nul_character_is_stored_or_refused_on_every_database(notify, ki
     assert envelope(response)["errors"][0]["error"] in ("ValidationError", "BadRequestError")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/notifications?reference=%00",
+        "/v2/notifications?status=sent%00",
+        "/v2/notifications?older_than=%00",
+        "/v2/received-text-messages?older_than=%00",
+        "/v2/templates?type=sms%00",
+        "/v2/notifications?refer%00ence=x",
+    ],
+)
+async def test_a_list_filter_with_a_nul_character_is_a_validation_error_naming_it(notify, path):
+    """No stored notification holds a NUL (sends refuse it), and PostgreSQL cannot compare
+    text with one: ``?reference=%00`` was a 500 there."""
+    async with api(notify) as client:
+        response = await client.get(path)
+    assert response.status_code == 400, response.text
+    [error] = envelope(response)["errors"]
+    assert error["error"] == "ValidationError"
+    assert error["message"].endswith("must not contain the NUL character")
+    assert error["message"].split()[0] in ("reference", "status", "older_than", "type")
+
+
+async def test_a_letter_whose_address_is_longer_than_an_email_address_is_stored_whole(notify):
+    """A letter's recipient is its whole address; the column held 320 characters, and a
+    longer address was a 500 on PostgreSQL."""
+    line = "Flat 1, " + "Very Long House Name " * 40
+    body = letter_body(notify, address_line_1=line)
+    async with api(notify) as client:
+        response = await client.post("/v2/notifications/letter", json=body)
+        assert response.status_code == 201, response.text
+        got = await client.get(f"/v2/notifications/{response.json()['id']}")
+    assert got.status_code == 200
+    assert got.json()["line_1"] == line
+
+
 async def test_a_failed_send_logs_no_personal_data(notify, caplog):
     """Whatever goes wrong inside a send, the log holds neither the recipient nor the
     personalisation (a database error's text carries the statement's parameters)."""

@@ -124,6 +124,23 @@ def _check_text(data: object) -> None:
                 raise bad_request("Invalid JSON supplied in POST data") from None
 
 
+def _query(request: Request) -> dict[str, list[str]]:
+    """A list route's query parameters, each name with its values in order.
+
+    Raises:
+        notify.errors.NotifyError: 400 ``ValidationError`` naming a parameter whose
+            name or value holds the NUL character (nothing stored holds one, and
+            PostgreSQL cannot compare text with it: the filter was a 500 there).
+    """
+    query: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "") or "request"
+            raise NotifyError("ValidationError", [f"{name} must not contain the NUL character"])
+        query.setdefault(key, []).append(value)
+    return query
+
+
 def _time(value: datetime | None) -> str | None:
     return iso(value)
 
@@ -293,9 +310,7 @@ def create_router(context: Context) -> APIRouter:
     async def list_notifications(request: Request) -> Response:
         """The caller's notifications (same key type), newest first, 250 a page."""
         caller = caller_of(context, request)
-        query: dict[str, list[str]] = {}
-        for key, value in request.query_params.multi_items():
-            query.setdefault(key, []).append(value)
+        query = _query(request)
         page = await notifications_service.list_notifications(db, caller, query)
         last = page.items[-1].id if page.items else None
         return JSONResponse(
@@ -357,9 +372,8 @@ def create_router(context: Context) -> APIRouter:
     async def list_templates(request: Request) -> Response:
         """The caller's templates, by name then type."""
         caller = caller_of(context, request)
-        query: dict[str, str] = {}
-        for key, value in request.query_params.multi_items():
-            query.setdefault(key, value)  # the first of a repeated key, as Flask's to_dict()
+        # the first of a repeated key, as Flask's to_dict()
+        query = {key: values[0] for key, values in _query(request).items()}
         validate(query, GET_TEMPLATES)
         found = await templates_service.list_templates(db, caller, query.get("type"))
         return JSONResponse({"templates": [template_json(t) for t in found]})
@@ -368,9 +382,7 @@ def create_router(context: Context) -> APIRouter:
     async def received_text_messages(request: Request) -> Response:
         """Text messages sent to the caller's service, newest first, 250 a page."""
         caller = caller_of(context, request)
-        query: dict[str, list[str]] = {}
-        for key, value in request.query_params.multi_items():
-            query.setdefault(key, []).append(value)
+        query = _query(request)
         page = await notifications_service.list_received_texts(db, caller, query)
         base = f"{context.root}v2/received-text-messages"
         links = {"current": base}
