@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from govkit.testing.payer import pay_on_the_pages
 from govplat_cli.identity_admin import IdentityAdmin
 from govplat_cli.notify_admin import NotifyAdmin
 
@@ -40,21 +40,6 @@ def new_service_with_pay_key(platform) -> tuple[str, str]:
             f"Agency {uuid.uuid4()}", "Fees", {"pay": ("payments", "test")}
         )
     return service_id, keys["pay"]
-
-
-def pay_on_the_pages(gateway: str, next_url: str, card: dict) -> httpx.Response:
-    """What a payer's browser does with ``next_url`` (through the gateway)."""
-    with httpx.Client(base_url=gateway, timeout=30) as browser:
-        form = browser.get(next_url, follow_redirects=True)
-        assert form.status_code == 200, form.text[:300]
-        nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)
-        sent = browser.post(str(form.url), data={**card, "nonce": nonce})
-        assert sent.status_code == 303
-        if not sent.headers["location"].startswith("/pay/confirm/"):
-            return sent
-        page = browser.get(sent.headers["location"])
-        nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
-        return browser.post(sent.headers["location"], data={"nonce": nonce})
 
 
 def test_the_reconcile_command_prints_a_csv_whose_totals_match_the_days_payments(

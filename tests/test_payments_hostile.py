@@ -12,19 +12,9 @@ import uuid
 import httpx
 import pytest
 
+from govkit.testing.payer import CARD, nonce_of
+
 NEXT_URL_PATH = re.compile(r"^https?://[^/]+")
-CARD = {
-    "card-number": "4000160000000004",
-    "expiry-month": "07",
-    "expiry-year": "2038",
-    "cardholder-name": "Ada Lovelace",
-    "cvc": "739",
-    "address-line-1": "1 High Street",
-    "address-city": "Leeds",
-    "address-postcode": "LS1 1AA",
-    "address-country": "GB",
-    "email": "ada@example.com",
-}
 
 
 def api(platform) -> httpx.Client:
@@ -46,12 +36,6 @@ def create(platform, **fields) -> dict:
         answer = client.post("/v1/payments", json=body)
     assert answer.status_code == 201, answer.text
     return answer.json()
-
-
-def nonce_of(page: str) -> str:
-    found = re.search(r'name="nonce" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
 
 
 def assert_page(response: httpx.Response) -> None:
