@@ -267,6 +267,66 @@ def check_notify_answer(sweep, answer, expected: str, field: str, value: str) ->
         assert value in stored["body"], "the personalisation changed on storage"
 
 
+#: a one-page PDF, enough for a precompiled letter's schema and decoding checks
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]"
+    b"/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def test_every_precompiled_letter_field_stores_a_hostile_string_exactly_or_refuses_it(sweep):
+    import base64
+
+    content = base64.b64encode(PDF).decode()
+    failures = []
+    for field in ("reference", "content", "postage"):
+        for name, value in STRINGS.items():
+            body = {"reference": f"sweep-{uuid.uuid4()}", "content": content, field: value}
+            answer = sweep.notify("POST", "/v2/notifications/letter", content=dumps(body))
+            try:
+                if field == "content" and name == "long":
+                    # 100,000 x's are base64: accepted, then validation-failed (not a PDF)
+                    assert answer.status_code == 201, _problem(answer)
+                    continue
+                if field != "reference" or name in ("nul", "long"):
+                    assert_notify_error(answer)
+                    continue
+                assert answer.status_code == 201, _problem(answer)
+                assert answer.json()["reference"] == value
+                read = sweep.notify("GET", f"/v2/notifications/{answer.json()['id']}")
+                assert read.json()["reference"] == value, "changed on storage"
+            except AssertionError as error:
+                failures.append(f"{field} {name}: {error}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_template_preview_shows_a_hostile_personalisation_value_or_refuses_it(sweep):
+    failures = []
+    for kind in ("sms", "email"):
+        template_id = sweep.credentials[f"notify_{kind}_template_id"]
+        for name, value in STRINGS.items():
+            body = {"personalisation": {"name": value, "show_reference": "no"}}
+            answer = sweep.notify(
+                "POST", f"/v2/template/{template_id}/preview", content=dumps(body)
+            )
+            try:
+                if name == "nul":  # a preview has no length limit, as Notify's
+                    assert_notify_error(answer)
+                    continue
+                assert answer.status_code == 200, _problem(answer)
+                assert value in answer.json()["body"], "changed in the preview"
+            except AssertionError as error:
+                failures.append(f"{kind} {name}: {error}")
+        for raw in (INVALID_UTF8, b'{"personalisation": {"name": NaN}}'):
+            answer = sweep.notify("POST", f"/v2/template/{template_id}/preview", content=raw)
+            try:
+                assert_notify_error(answer)
+            except AssertionError as error:
+                failures.append(f"{kind} raw {raw[:20]!r}: {error}")
+    assert not failures, "\n".join(failures)
+
+
 @pytest.mark.parametrize("kind", ["sms", "email", "letter"])
 def test_a_notify_send_that_is_not_utf8_or_holds_non_finite_numbers_is_notifys_bad_request(
     sweep, kind
@@ -436,6 +496,25 @@ def test_every_pay_create_field_stores_a_hostile_string_exactly_or_refuses_it_in
                 assert stored_value(answer.json(), field) == value
                 read = sweep.pay("GET", f"/v1/payments/{answer.json()['payment_id']}")
                 assert stored_value(read.json(), field) == value, "changed on storage"
+            except AssertionError as error:
+                failures.append(f"{field} {name}: {error}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_pay_agreement_field_stores_a_hostile_string_exactly_or_refuses_it(sweep):
+    failures = []
+    for field in ("reference", "description", "user_identifier"):
+        for name, value in STRINGS.items():
+            body = {"reference": f"SWEEP-{uuid.uuid4().hex[:12]}", "description": "Rent"}
+            body[field] = value
+            answer = sweep.pay("POST", "/v1/agreements", content=dumps(body))
+            try:
+                if name in ("nul", "long"):
+                    assert_pay_error(answer)
+                    continue
+                assert answer.status_code == 201, _problem(answer)
+                read = sweep.pay("GET", f"/v1/agreements/{answer.json()['agreement_id']}")
+                assert read.json()[field] == value, "changed on storage"
             except AssertionError as error:
                 failures.append(f"{field} {name}: {error}")
     assert not failures, "\n".join(failures)
