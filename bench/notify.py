@@ -384,16 +384,30 @@ async def main_async(args) -> int:
     print(
         f"platform resident memory: {rss_before:.0f} MiB before the load, {rss_loaded:.0f} at its end"
     )
-    record(args, accepted_rate, drain, rate_latencies, rss_before, rss_loaded)
+    cpu = {name: seconds * 1000 / max(1, len(latencies)) for name, seconds in spent.items()}
+    record(args, accepted_rate, delivered_rate, drain, rate_latencies, cpu, rss_before, rss_loaded)
     return 1 if failed or not latencies or not rate_latencies else 0
 
 
-def record(args, accepted: float, drain: float, rate_latencies, rss_before, rss_loaded) -> None:
-    """Write the run's figures with ``--results`` (:class:`benchlib.Results`)."""
+def record(args, accepted, delivered, drain, rate_latencies, cpu, rss_before, rss_loaded) -> None:
+    """Write the run's figures with ``--results`` (:class:`benchlib.Results`): rates
+    per second, seconds, latencies in ms, ``cpu`` process → ms per notification,
+    memory in MiB."""
     results = Results("notify", args.results)
     load = f"{args.concurrency} clients for {args.duration:.0f} s, {args.database}"
     results.figure(f"Notify texts accepted, {load}", accepted, "per s", ">= 500/s", 500.0, "higher")
+    results.figure(
+        f"Notify texts delivered (sandbox provider) during the load, {load}", delivered, "per s"
+    )
     results.figure(f"backlog drained after the load, {load}", drain, "s", "<= 5 s", DRAIN_TARGET)
+    results.figure(
+        "CPU per notification accepted and delivered, notify", cpu.get("notify", 0.0), "ms"
+    )
+    results.figure(
+        "CPU per notification accepted and delivered, whole platform and load generator",
+        sum(cpu.values()),
+        "ms",
+    )
     if rate_latencies:
         at = f"at {args.rate:.0f}/s for {args.rate_duration:.0f} s"
         p99 = percentile(rate_latencies, 0.99)

@@ -182,6 +182,10 @@ async def main_async(args) -> int:
     if latencies:
         results.figure(f"create latency p50, {clients}", statistics.median(latencies), "ms")
         results.figure(f"create latency p99, {clients}", percentile(latencies, 0.99), "ms")
+        per_create = {name: seconds * 1000 / len(latencies) for name, seconds in spent.items()}
+        results.figure("CPU per create, payments", per_create.get("payments", 0.0), "ms")
+        whole = sum(per_create.values())
+        results.figure("CPU per create, whole platform and load generator", whole, "ms")
     results.write()
     return 1 if failed or not latencies else 0
 

@@ -141,7 +141,7 @@ def block(runs: list[dict], images: dict[str, str], size: str) -> str:
         ),
     ]
     if dates:
-        lines.append(f"Run: {dates[0]} to {dates[-1]} (UTC).")
+        lines.append(f"The benchmarks began between {dates[0]} and {dates[-1]} (UTC).")
     if machine:
         lines.append(
             f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, "
