@@ -227,7 +227,9 @@ class Load:
                 n += 1
                 kind = "sms" if n % 2 else "email"
                 recipient = (
-                    {"phone_number": f"07700900{n % 1000:03d}"}
+                    # 07700900300 and up: not Notify's smoke-test numbers (000, 111, 222:
+                    # answered and never stored) nor its simulated failures (002, 003).
+                    {"phone_number": f"07700900{300 + n % 700:03d}"}
                     if kind == "sms"
                     else {"email_address": f"person{n}@example.org"}
                 )

@@ -272,6 +272,43 @@ async def test_the_admin_rest_api_needs_the_operator_token_and_manages_agencies_
         assert insecure.status_code == 400 and insecure.json()["error"] == "INVALID_REDIRECT_URI"
 
 
+async def test_the_admin_api_refuses_nul_and_lone_surrogates_in_bodies_queries_and_paths(
+    identity,
+):
+    """PostgreSQL cannot store a NUL in text and UTF-8 has no lone surrogates: each is
+    the caller's mistake (400 in the admin format), never a database error (500)."""
+    async with identity.http() as http:
+        answers = [
+            await http.get(
+                "/admin/identity/services", params={"organisation_id": "a\x00b"}, headers=ADMIN
+            ),
+            await http.post(
+                "/admin/identity/oauth-clients",
+                content=b'{"auth_method": "client_secret_basic", "name": "x",'
+                b' "organisation_id": "\\ud800x"}',
+                headers={**ADMIN, "Content-Type": "application/json"},
+            ),
+            await http.post(
+                "/admin/identity/organisations", json={"name": "Agency\x00"}, headers=ADMIN
+            ),
+            await http.get("/admin/identity/organisations/a%00b/oauth-clients", headers=ADMIN),
+            await http.post(
+                "/admin/identity/oauth-clients",
+                json={
+                    "auth_method": "client_secret_basic",
+                    "name": "x",
+                    "organisation_id": "o",
+                    "scopes": ["openid", "x\x00"],
+                },
+                headers=ADMIN,
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "INVALID_REQUEST"
+        assert "NUL" in answer.json()["message"]
+
+
 @pytest.fixture
 async def stub(identity):
     port = free_port()

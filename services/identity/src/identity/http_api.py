@@ -10,16 +10,17 @@ needs ``Authorization: Bearer <GOVPLAT_ADMIN_TOKEN>`` and answers errors as
 from __future__ import annotations
 
 import html
+import re
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from govkit.errors import DomainError, NotFoundError
+from govkit.errors import DomainError, InvalidArgumentError, NotFoundError
 from govkit.http import bearer_token
 from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
 from identity import pages
@@ -93,8 +94,32 @@ def error_page(error: OAuthError) -> HTMLResponse:
     )
 
 
+#: Characters no database keeps as text: NUL (PostgreSQL refuses it) and lone
+#: surrogates (not encodable as UTF-8).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(value: object) -> bool:
+    """Whether a decoded JSON value (or a parameter) holds, at any depth, a string with
+    a character of :data:`UNSTORABLE`."""
+    if isinstance(value, str):
+        return UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(unstorable(v) for v in value)
+    return False
+
+
 class _Admin(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        if unstorable(value):
+            raise ValueError("must not contain NUL characters or lone surrogates")
+        return value
 
 
 class OrganisationIn(_Admin):
@@ -369,6 +394,17 @@ def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.Clien
     async def operator(request: Request) -> None:
         if not context.is_operator(request.headers.get("authorization")):
             raise DomainError("UNAUTHENTICATED", "the operator credential is missing or wrong")
+        for where, values in (
+            ("query", request.query_params.multi_items()),
+            ("path", request.path_params.items()),
+        ):
+            for name, value in values:
+                if unstorable(value):
+                    raise InvalidArgumentError(
+                        "INVALID_REQUEST",
+                        f"{where} parameter {name[:64]!r} must not contain NUL characters "
+                        "or lone surrogates",
+                    )
 
     @admin.post("/organisations", status_code=201, dependencies=[Depends(operator)])
     async def create_organisation(body: OrganisationIn) -> dict:
