@@ -8,28 +8,8 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from govkit.grpc_server import GrpcServer
-from govkit.nats_server import free_port
 from govkit.principal import HEADER
 from govplat.payments.v1 import payments_service_pb2 as pb
-from govplat.payments.v1 import payments_service_pb2_grpc
-from payments import grpc_api
-
-
-@pytest.fixture
-async def stub(pay):
-    port = free_port()
-    server = GrpcServer(
-        component="payments",
-        address=f"127.0.0.1:{port}",
-        register=grpc_api.registrar(pay.context),
-        service_names=[grpc_api.SERVICE_NAME],
-    )
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield payments_service_pb2_grpc.PaymentsServiceStub(channel)
-    await channel.close()
-    await server.stop(0)
 
 
 def auth(pay, **overrides):

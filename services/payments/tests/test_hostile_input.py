@@ -14,12 +14,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from govkit.grpc_server import GrpcServer
-from govkit.nats_server import free_port
 from govkit.principal import HEADER
 from govplat.payments.v1 import payments_service_pb2 as pb
-from govplat.payments.v1 import payments_service_pb2_grpc
-from payments import grpc_api, models
+from payments import models
 from payments.service import card_pages
 
 NUL = "\x00"
@@ -536,22 +533,6 @@ async def test_no_card_number_or_security_code_is_kept_after_refused_card_forms(
 
 
 # --- gRPC ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def stub(pay):
-    port = free_port()
-    server = GrpcServer(
-        component="payments",
-        address=f"127.0.0.1:{port}",
-        register=grpc_api.registrar(pay.context),
-        service_names=[grpc_api.SERVICE_NAME],
-    )
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield payments_service_pb2_grpc.PaymentsServiceStub(channel)
-    await channel.close()
-    await server.stop(0)
 
 
 @pytest.mark.parametrize(
