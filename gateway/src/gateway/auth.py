@@ -16,6 +16,7 @@ backend (:mod:`govkit.principal`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class Authenticator:
         self.timeout = timeout
         self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Principal | Refusal]] = {}
+        self._calls_under_way: dict[str, asyncio.Future[Principal | Refusal]] = {}
         self.calls = 0
 
     async def close(self) -> None:
@@ -106,12 +108,24 @@ class Authenticator:
             await self.channel.close()
 
     async def _cached(self, kind: str, credential: str, check) -> Principal | Refusal:
+        """Identity's answer for a credential: from the cache, else from the one call
+        already under way for it (concurrent requests with a credential not yet
+        cached share one identity call), else from a new call."""
         key = kind + ":" + hashlib.sha256(credential.encode("utf-8", "surrogateescape")).hexdigest()
-        now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        call = self._calls_under_way.get(key)
+        if call is None:
+            call = asyncio.ensure_future(self._ask(key, check))
+            self._calls_under_way[key] = call
+            call.add_done_callback(lambda _call: self._calls_under_way.pop(key, None))
+        # Shielded: a caller that gives up does not cancel the others' answer.
+        return await asyncio.shield(call)
+
+    async def _ask(self, key: str, check) -> Principal | Refusal:
         outcome = await check()
+        now = time.monotonic()
         if outcome is None:  # identity unavailable: nothing cached
             return Refusal(JSONResponse({"error": "authentication unavailable"}, status_code=503))
         if len(self._cache) >= self.max_entries:

@@ -9,7 +9,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, OKPKey
 
+from govkit import principal as principal_module
 from govkit.principal import (
+    LIFETIME_SECONDS,
+    REUSE_SECONDS,
     Principal,
     PrincipalError,
     PrincipalSigner,
@@ -49,6 +52,58 @@ def test_an_expired_principal_is_refused(keys):
     old = signer.sign(PRINCIPAL, "notify", now=int(time.time()) - 60)
     with pytest.raises(PrincipalError):
         PrincipalVerifier(public, "notify").verify(old)
+
+
+def test_the_signer_hands_out_one_token_per_principal_and_component_for_ten_seconds(
+    keys, monkeypatch
+):
+    signer, public = keys
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(principal_module.time, "time", lambda: clock[0])
+    first = signer.sign(PRINCIPAL, "notify")
+    assert signer.sign(PRINCIPAL, "notify") == first
+    assert signer.sign(PRINCIPAL, "payments") != first
+    other = Principal(organisation_id="org-1", service_id="svc-2", key_type="test")
+    assert signer.sign(other, "notify") != first
+    clock[0] += REUSE_SECONDS - 1
+    assert signer.sign(PRINCIPAL, "notify") == first
+    clock[0] += 1
+    renewed = signer.sign(PRINCIPAL, "notify")
+    assert renewed != first
+    claims = jwt.decode(
+        renewed, OKPKey.import_key(json.loads(public)), algorithms=["Ed25519"]
+    ).claims
+    assert claims["exp"] == int(clock[0]) + LIFETIME_SECONDS
+
+
+def test_a_verified_principal_is_refused_once_it_has_expired(keys, monkeypatch):
+    signer, public = keys
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(principal_module.time, "time", lambda: clock[0])
+    token = signer.sign(PRINCIPAL, "notify")
+    verifier = PrincipalVerifier(public, "notify")
+    assert verifier.verify(token) == PRINCIPAL
+    clock[0] += LIFETIME_SECONDS  # remembered: still inside its lifetime and leeway
+    assert verifier.verify(token) == PRINCIPAL
+    clock[0] += 3
+    with pytest.raises(PrincipalError, match="expired"):
+        verifier.verify(token)
+    with pytest.raises(PrincipalError):
+        verifier.verify(token)
+
+
+def test_a_refused_token_is_refused_every_time(keys):
+    signer, public = keys
+    verifier = PrincipalVerifier(public, "payments")
+    token = signer.sign(PRINCIPAL, "notify")
+    for _ in range(3):
+        with pytest.raises(PrincipalError):
+            verifier.verify(token)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    notify = PrincipalVerifier(public, "notify")
+    assert notify.verify(token) == PRINCIPAL
+    with pytest.raises(PrincipalError):
+        notify.verify(tampered)
 
 
 @pytest.mark.parametrize("token", [None, "", "x", "a.b.c", "e" * 9000])

@@ -9,6 +9,14 @@ public key, so a service cannot mint a principal for another. A service refuses 
 request whose principal is missing, expired, or meant for another component, and
 never trusts a bare header. The gateway removes any ``X-Govplat-Principal`` a
 caller sends.
+
+Both ends remember recent work, since one caller's requests come in runs: the signer
+hands out the same token for the same principal and component for up to
+``REUSE_SECONDS`` of its 30 (so it is at least 20 seconds from expiry when it is
+forwarded), and a verifier remembers the tokens it has verified until they expire
+(an exact match of the token's bytes; expiry is checked on every use). Neither cache
+widens what a token allows: a token is a statement about its principal for its whole
+lifetime, whichever request carries it.
 """
 
 from __future__ import annotations
@@ -29,6 +37,12 @@ ISSUER = "govplat-gateway"
 ALGORITHM = "Ed25519"
 #: Lifetime of a principal (seconds): long enough for one request, no more.
 LIFETIME_SECONDS = 30
+#: How long the signer hands out the same token for the same principal and component.
+REUSE_SECONDS = 10
+#: Leeway on ``exp`` (seconds), for clocks a little apart.
+LEEWAY_SECONDS = 2
+#: Tokens each signer and verifier remembers at most (then it starts again).
+CACHE_SIZE = 4096
 
 
 class PrincipalError(Exception):
@@ -79,10 +93,26 @@ class PrincipalSigner:
         self.key = OKPKey.import_key(json.loads(private_jwk))
         if not self.key.is_private:
             raise ValueError("the principal signing key must be a private key")
+        self._recent: dict[tuple[Principal, str], tuple[int, str]] = {}
 
     def sign(self, principal: Principal, audience: str, *, now: int | None = None) -> str:
-        """A principal token for ``audience`` (a component name), valid 30 seconds."""
-        now = int(time.time()) if now is None else now
+        """A principal token for ``audience`` (a component name), valid 30 seconds from
+        when it was made. Without ``now`` (seconds since the epoch), the token made
+        for the same principal and audience within the last ``REUSE_SECONDS`` is
+        handed out again."""
+        if now is not None:
+            return self._sign(principal, audience, now)
+        now = int(time.time())
+        remembered = self._recent.get((principal, audience))
+        if remembered is not None and 0 <= now - remembered[0] < REUSE_SECONDS:
+            return remembered[1]
+        token = self._sign(principal, audience, now)
+        if len(self._recent) >= CACHE_SIZE:
+            self._recent.clear()
+        self._recent[(principal, audience)] = (now, token)
+        return token
+
+    def _sign(self, principal: Principal, audience: str, now: int) -> str:
         claims = {
             "iss": ISSUER,
             "aud": audience,
@@ -105,9 +135,11 @@ class PrincipalVerifier:
     def __init__(self, public_jwk: str, audience: str) -> None:
         self.key = OKPKey.import_key(json.loads(public_jwk))
         self.audience = audience
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     def verify(self, token: str | None) -> Principal:
-        """The principal in ``token``.
+        """The principal in ``token``. A token verified before is not verified again
+        until it expires (its ``exp`` is checked on every use).
 
         Raises:
             PrincipalError: missing, not Ed25519, bad signature, wrong ``typ``/``iss``/``aud``,
@@ -115,19 +147,34 @@ class PrincipalVerifier:
         """
         if not token or len(token) > 8192:
             raise PrincipalError("missing principal")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            expires, principal = remembered
+            if time.time() <= expires + LEEWAY_SECONDS:
+                return principal
+            del self._verified[token]
+            raise PrincipalError("invalid principal: the token has expired")
+        principal, expires = self._verify(token)
+        if len(self._verified) >= CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (expires, principal)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jws.extract_compact(token.encode()).protected
             if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE:
                 raise PrincipalError("not a principal token")
             decoded = jwt.decode(token, self.key, algorithms=[ALGORITHM])
             JWTClaimsRegistry(
-                leeway=2,
+                leeway=LEEWAY_SECONDS,
                 iss={"essential": True, "value": ISSUER},
                 aud={"essential": True, "value": self.audience},
                 exp={"essential": True},
             ).validate(decoded.claims)
             fields = decoded.claims["principal"]
-            return Principal(
+            expires = float(decoded.claims["exp"])
+            principal = Principal(
                 organisation_id=str(fields["organisation_id"]),
                 service_id=str(fields["service_id"]),
                 key_type=str(fields["key_type"]),
@@ -137,6 +184,7 @@ class PrincipalVerifier:
                 client_id=str(fields.get("client_id", "")),
                 subject=str(fields.get("subject", "")),
             )
+            return principal, expires
         except PrincipalError:
             raise
         except (
@@ -146,6 +194,7 @@ class PrincipalVerifier:
             KeyError,
             RecursionError,
             UnicodeDecodeError,
+            OverflowError,
         ) as exc:
             raise PrincipalError(f"invalid principal: {type(exc).__name__}") from None
 

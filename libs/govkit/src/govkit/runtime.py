@@ -32,7 +32,7 @@ from govkit.http_protocol import deadline_protocol
 from govkit.logging import configure_logging
 from govkit.outbox import MessagingTables, OutboxRelay
 from govkit.settings import ComponentSettings
-from govkit.telemetry import configure_telemetry, instrument_fastapi, instrument_sqlalchemy
+from govkit.telemetry import configure_telemetry, instrument_sqlalchemy, trace_requests
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Component:
         # A service behind the gateway never redirects /path/ to /path: the redirect
         # would carry its own address, not the public origin's.
         self.http_app.router.redirect_slashes = False
-        instrument_fastapi(self.http_app)
+        trace_requests(self.http_app)
         if self.database is not None:
             instrument_sqlalchemy(self.database.engine)
         if self.uses_nats:

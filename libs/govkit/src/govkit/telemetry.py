@@ -4,7 +4,10 @@ Traces are exported with OTLP/HTTP when the standard ``OTEL_EXPORTER_OTLP_ENDPOI
 (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) variable is set, to a file of JSON lines
 when ``GOVPLAT_TRACE_FILE`` names one (:class:`JsonLinesSpanExporter`: for tests and
 for reading a trace on one machine without a collector), and not exported otherwise;
-``OTEL_SDK_DISABLED=true`` turns tracing off. The service name is
+``OTEL_SDK_DISABLED=true`` turns tracing off. While nothing exports, spans are not
+recorded (:class:`ExportingSampler`): the trace context still travels, at the cost of
+a few object allocations per span instead of a recorded span's attributes, events and
+hand-over to a processor. The service name is
 ``govplat-<component>`` unless ``OTEL_SERVICE_NAME`` says otherwise.
 Trace context crosses HTTP (W3C ``traceparent``), gRPC metadata and NATS headers
 (:mod:`govkit.events`); a consumer's span is a *child* of the producer's, so one
@@ -19,10 +22,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 
 #: Names a file every process of the platform appends its finished spans to.
 TRACE_FILE_ENV = "GOVPLAT_TRACE_FILE"
@@ -51,7 +61,7 @@ def configure_telemetry(
                 "service.namespace": "govplat",
             }
         )
-        _provider = TracerProvider(resource=resource)
+        _provider = TracerProvider(resource=resource, sampler=ExportingSampler())
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
         ):
@@ -71,6 +81,57 @@ def configure_telemetry(
         _provider.add_span_processor(processor)
         _exporting = True
     return _provider
+
+
+class ExportingSampler(Sampler):
+    """Records spans only while this process exports them (:func:`exporting`).
+
+    While nothing exports, every span is dropped: it is a non-recording span that
+    keeps its parent's trace id (or a new one) and passes it on (W3C ``traceparent``
+    with the sampled flag clear, as OpenTelemetry's ``DROP`` decision does), so trace
+    ids still reach logs, events and other components, but no attributes are set and
+    nothing is handed to a span processor. Once an exporter or a span processor is
+    configured, ``delegate`` decides: the standard ``OTEL_TRACES_SAMPLER`` choice,
+    by default ``parentbased_always_on``.
+
+    Args:
+        delegate: the sampler used while exporting (default: from the environment).
+    """
+
+    def __init__(self, delegate: Sampler | None = None) -> None:
+        self.delegate = delegate or _environment_sampler()
+
+    def should_sample(
+        self,
+        parent_context,
+        trace_id,
+        name,
+        kind=None,
+        attributes=None,
+        links=None,
+        trace_state=None,
+    ) -> SamplingResult:
+        if not _exporting:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            return SamplingResult(
+                Decision.DROP, trace_state=parent.trace_state if parent.is_valid else None
+            )
+        return self.delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"ExportingSampler{{{self.delegate.get_description()}}}"
+
+
+def _environment_sampler() -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` names (the SDK's own default otherwise)."""
+    try:
+        from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
+
+        return _get_from_env_or_default()
+    except ImportError:  # a later SDK without the helper: its documented default
+        return ParentBased(ALWAYS_ON)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -199,6 +260,54 @@ def redact_request_url(span, scope: dict) -> None:
         span.set_attribute("url.query", "")
 
 
+#: ``FastAPI(telemetry=...)`` for every component's app: FastAPI's own telemetry off.
+#: The platform traces requests itself (:func:`trace_requests`): spans only while
+#: exporting, and with the route in place of the request's own path and query
+#: (:func:`redact_request_url`), which FastAPI's native spans would record as sent.
+FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+class TraceContextMiddleware:
+    """Plain ASGI middleware that makes a request's W3C ``traceparent``/``tracestate``
+    (and ``baggage``) the current context, without a span: what a component runs
+    instead of the FastAPI instrumentation while nothing exports (:func:`exporting`),
+    so that the events and calls a request causes still carry its trace id. Requests
+    without a ``traceparent`` pass through untouched."""
+
+    _HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in self._HEADERS
+        }
+        if "traceparent" not in carrier:
+            await self.app(scope, receive, send)
+            return
+        token = context.attach(propagate.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+
+
+def trace_requests(app) -> None:
+    """Trace a FastAPI app's requests: spans (:func:`instrument_fastapi`) while this
+    process exports, else only the incoming trace context
+    (:class:`TraceContextMiddleware`). Call before the app serves its first request."""
+    if exporting():
+        instrument_fastapi(app)
+    else:
+        app.add_middleware(TraceContextMiddleware)
+
+
 def instrument_fastapi(app) -> None:
     """Trace every request of a FastAPI app except health and metrics probes, with
     the request's path and query redacted to its route (:func:`redact_request_url`)."""
@@ -217,7 +326,10 @@ def instrument_httpx(client) -> None:
 
 
 def instrument_sqlalchemy(engine) -> None:
-    """Trace the SQL statements of an async engine."""
+    """Trace the SQL statements of an async engine, while this process exports
+    (:func:`exporting`; otherwise statements have no spans and no hooks)."""
+    if not exporting():
+        return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from govkit.errors import DomainError, InvalidArgumentError, NotFoundError
 from govkit.http import bearer_token
 from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
+from govkit.telemetry import FASTAPI_TELEMETRY
 from identity import pages
 from identity.context import Context
 from identity.errors import OAuthError
@@ -225,6 +226,7 @@ def error_schema_for(path: str) -> dict | None:
 def create_app(context: Context, keys: signing.KeyCache, client_keys: oidc.ClientKeys) -> FastAPI:
     """Identity's FastAPI app (probes and metrics are added by the runtime)."""
     app = FastAPI(
+        telemetry=FASTAPI_TELEMETRY,
         title="govplat identity: organisations, API keys and the OpenID Connect provider",
         version="1.0.0",
     )

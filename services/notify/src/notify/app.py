@@ -43,6 +43,13 @@ def providers_for(settings: Settings, client: httpx.AsyncClient) -> Providers:
     return Providers(email=email, sms=sms)
 
 
+#: Messages of one fetched batch the delivery and callbacks consumers handle at once:
+#: the whole batch (govkit's fetch size), so that their look-ups, sandbox deliveries
+#: and inbox rows are each one statement for the batch; provider calls and callbacks
+#: are bounded apart (``Delivery.provider_concurrency``, ``Callbacks.concurrency``).
+CONSUMER_BATCH = 50
+
+
 def consumers(settings: Settings, delivery: Delivery, callbacks: Callbacks, inbound: Inbound):
     """What notify consumes: its own created and status events, payments' successes and
     identity's code requests."""
@@ -55,7 +62,7 @@ def consumers(settings: Settings, delivery: Delivery, callbacks: Callbacks, inbo
             max_deliver=delivery.max_attempts,
             retry_delays=delivery.retry_delays,
             ack_wait=settings.delivery_ack_wait_seconds,
-            concurrency=8,
+            concurrency=CONSUMER_BATCH,
         ),
         ConsumerSpec(
             durable="notify-callbacks",
@@ -66,7 +73,7 @@ def consumers(settings: Settings, delivery: Delivery, callbacks: Callbacks, inbo
             max_deliver=settings.callback_retries + 1,
             retry_delays=(settings.callback_retry_seconds,),
             ack_wait=max(30.0, settings.callback_timeout_seconds * 3),
-            concurrency=8,
+            concurrency=CONSUMER_BATCH,
         ),
         ConsumerSpec(
             durable="notify-payment-receipts",

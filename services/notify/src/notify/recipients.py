@@ -19,6 +19,7 @@ The normalised form is lower-case.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -107,8 +108,15 @@ def _is_ofcom_tv_range(number: phonenumbers.PhoneNumber) -> bool:
     return number.country_code == 44 and len(national) == 10 and national.startswith("7700900")
 
 
+#: Recently parsed recipients kept (a send checks its recipient twice: in the schema's
+#: format check and in Notify's recipient rules; a pure function of the text).
+RECIPIENT_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=RECIPIENT_CACHE_SIZE)
 def parse_phone_number(value: str) -> PhoneNumber:
     """Validate a phone number as Notify's API schema does (international allowed).
+    Results are remembered (``RECIPIENT_CACHE_SIZE`` of them); refusals are not.
 
     Raises:
         InvalidRecipientError: with Notify's message (``Not enough digits`` ...).
@@ -160,8 +168,10 @@ _LABEL = re.compile(r"^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$", re.IGNORECASE)
 _TLD = re.compile(r"^([a-z]{2,63}|xn--([a-z0-9]+-)*[a-z0-9]+)$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=RECIPIENT_CACHE_SIZE)
 def normalise_email(value: str) -> str:
-    """Validate an email address as Notify does; return it lower-cased.
+    """Validate an email address as Notify does; return it lower-cased. Results are
+    remembered (``RECIPIENT_CACHE_SIZE`` of them); refusals are not.
 
     Raises:
         InvalidRecipientError: ``Not a valid email address``.

@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request
 
 from govkit.nats_server import free_port
+from govkit.telemetry import FASTAPI_TELEMETRY
 
 
 def wait_until(check, timeout: float = 30.0, interval: float = 0.1):
@@ -91,7 +92,7 @@ class SmsProvider:
         self.first_call: dict[str, float] = {}
         self.holding = threading.Event()
         self.port = free_port()
-        app = FastAPI()
+        app = FastAPI(telemetry=FASTAPI_TELEMETRY)
 
         @app.post("/messages")
         async def messages(request: Request):

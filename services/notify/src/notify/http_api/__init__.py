@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from govkit.errors import DomainError
 from govkit.http import route_label
 from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
+from govkit.telemetry import FASTAPI_TELEMETRY
 from notify.context import Context
 from notify.errors import NotifyError
 from notify.http_api import admin, v2
@@ -69,6 +70,7 @@ def error_schema_for(path: str) -> dict:
 def create_app(context: Context) -> FastAPI:
     """The notify FastAPI app; probes and metrics are added by the runtime."""
     app = FastAPI(
+        telemetry=FASTAPI_TELEMETRY,
         title="govplat notify: GOV.UK Notify compatible API v2",
         version="1.0.0",
         description=(

@@ -16,6 +16,7 @@ the answer's status code; not the URL, the token or the body).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -69,11 +70,14 @@ class Callbacks:
         db: notify's database.
         client: the HTTP client (redirects not followed).
         timeout: seconds each callback may take.
+        concurrency: how many callbacks may be under way at once (the consumer hands
+            over a whole fetched batch, so that the look-ups are grouped).
     """
 
     db: Database
     client: httpx.AsyncClient
     timeout: float = 5.0
+    concurrency: int = 8
 
     lookups: GroupCommit[tuple[str, str], tuple[Notification | None, NotifyService | None]] = field(
         init=False, repr=False, compare=False
@@ -81,6 +85,7 @@ class Callbacks:
 
     def __post_init__(self) -> None:
         self.lookups = GroupCommit(self._look_up_together)
+        self._slots = asyncio.Semaphore(self.concurrency)
 
     async def _look_up_together(
         self, wanted: list[tuple[str, str]]
@@ -126,19 +131,30 @@ class Callbacks:
         headers = {"Content-Type": "application/json"}
         if service.callback_bearer_token:
             headers["Authorization"] = f"Bearer {service.callback_bearer_token}"
+        async with self._slots:
+            await self._post(notification, service, changed.status, headers)
+
+    async def _post(
+        self, notification: Notification, service: NotifyService, status: str, headers: dict
+    ) -> None:
+        """One callback attempt.
+
+        Raises:
+            CallbackFailed: a connection error, 5xx or 429 (retried).
+        """
         with tracer.start_as_current_span(
             "callback send",
             kind=SpanKind.CLIENT,
             attributes={
                 "govplat.notification.id": notification.id,
-                "govplat.notification.status": changed.status,
+                "govplat.notification.status": status,
             },
             record_exception=False,
         ) as span:
             try:
                 response = await self.client.post(
                     service.callback_url,
-                    json=payload(notification, changed.status),
+                    json=payload(notification, status),
                     headers=headers,
                     timeout=self.timeout,
                 )

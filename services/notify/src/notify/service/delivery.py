@@ -37,6 +37,7 @@ messages to numbers ending ``7700900003`` end ``temporary-failure``, ``770090000
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
@@ -137,12 +138,16 @@ class Delivery:
         providers: the configured providers (``None`` per channel: the sandbox).
         email_domain: the domain emails come from.
         retry_delays: seconds between attempts when a provider fails temporarily.
+        provider_concurrency: how many provider calls (SMTP, the HTTP text message
+            provider) may be under way at once; the consumer hands over a whole
+            fetched batch at once, so that sandbox deliveries and look-ups are grouped.
     """
 
     db: Database
     providers: Providers
     email_domain: str
     retry_delays: Sequence[float] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    provider_concurrency: int = 8
     sandbox: GroupCommit[tuple[str, dict[str, str]], str | None] = field(
         init=False, repr=False, compare=False
     )
@@ -152,6 +157,7 @@ class Delivery:
     def __post_init__(self) -> None:
         self.sandbox = GroupCommit(self._deliver_to_sandbox_together)
         self.lookups = GroupCommit(self._look_up_together)
+        self._provider_slots = asyncio.Semaphore(self.provider_concurrency)
 
     async def _look_up_together(self, notification_ids: list[str]) -> list[Notification | None]:
         """These notifications as they are now, in one read (``None``: there is none)."""
@@ -196,6 +202,12 @@ class Delivery:
             with _send_span(notification, "sandbox") as span:
                 status = await self.sandbox.submit((notification_id, inject_trace_headers()))
                 return _ended(span, status)
+        async with self._provider_slots:
+            return await self._send_through_provider(notification, attempt)
+
+    async def _send_through_provider(self, notification: Notification, attempt: int) -> str | None:
+        """Claim, hand to the provider (keyed by the notification id), record its answer."""
+        notification_id = notification.id
         outgoing = await self._claim(notification_id)
         if outgoing is None:
             return None

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govkit.db import Database, utcnow
@@ -217,12 +218,17 @@ async def _send_batch(db: Database, pending: list[_Pending]) -> list[Sent | Noti
                         )
                     )
             if rows:
-                session.add_all(rows)
-                await session.flush()
+                # One executemany, without the unit of work's bookkeeping per object.
+                await session.execute(insert(Notification), [_values(row) for row in rows])
                 await add_rows(session, messaging, events)
     except Exception:
         return [None] * len(pending)
     return results
+
+
+def _values(row: Notification) -> dict:
+    """The column values set on a new, not yet added notification (for a bulk insert)."""
+    return {key: value for key, value in vars(row).items() if not key.startswith("_sa_")}
 
 
 def _check_recipient(service: NotifyService, caller: Caller, normalised: str) -> None:

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from govkit.errors import DomainError, UnauthenticatedError
 from govkit.http import pay_unauthorised, route_label
 from govkit.openapi import ADMIN_ERROR, GATEWAY_PLAIN_ERROR, document_errors, error_object
+from govkit.telemetry import FASTAPI_TELEMETRY
 from payments.context import Context
 from payments.errors import PayError
 from payments.http_api import admin, pages, v1
@@ -77,6 +78,7 @@ def error_schema_for(path: str) -> dict | None:
 def create_app(context: Context) -> FastAPI:
     """The payments FastAPI app; probes and metrics are added by the runtime."""
     app = FastAPI(
+        telemetry=FASTAPI_TELEMETRY,
         title="govplat payments: GOV.UK Pay compatible API v1",
         version="1.0.0",
         description=(

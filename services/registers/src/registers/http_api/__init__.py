@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govkit.errors import DomainError, UnauthenticatedError
 from govkit.openapi import document_errors, error_object
+from govkit.telemetry import FASTAPI_TELEMETRY
 from registers.errors import RegisterError
 from registers.http_api import formats, reads, writes
 
@@ -45,6 +46,7 @@ REGISTER_ERROR = {
 def create_app(context) -> FastAPI:
     """The registers FastAPI app; probes and metrics are added by the runtime."""
     app = FastAPI(
+        telemetry=FASTAPI_TELEMETRY,
         title="govplat registers: OpenRegister v1 compatible registers",
         version="1.0.0",
         docs_url=None,
