@@ -16,8 +16,9 @@ Afterwards, read through the API, the databases and JetStream:
   may *ask* again for one in flight at its kill, and the key makes that a no-op).
   SMTP has no idempotency key: docs/notify.md says email delivery is at least once,
   with the same Message-ID, so an email may arrive twice, but only one that was in
-  flight at notify's kill (first received before the kill, at most the delivery
-  consumer's concurrency of them) — that is what is asserted, no more;
+  flight when ``notify-events`` (notify's relay and consumers, which deliver) was
+  killed (first received before the kill, at most the delivery's provider
+  concurrency of them) — that is what is asserted, no more;
 - no payment is captured or refunded twice: the ledger has one pair of lines per
   captured payment and per successful refund, and each payment at most the one
   refund the load asked for (the sandbox acquirer keeps no records of its own, and
@@ -55,7 +56,7 @@ from govkit.testing import database_backends
 from govkit.testing.platform import COMPONENTS, SERVICES, notify_token, start_platform
 from govkit.testing.providers import SmsProvider, SmtpServer, wait_until
 
-#: Messages notify's delivery consumer hands to providers at once (notify.app).
+#: Messages notify's delivery hands to providers at once (``Delivery.provider_concurrency``).
 DELIVERY_CONCURRENCY = 8
 #: Consumers that acknowledge events they never act on without an inbox row.
 PASSING_OVER = {"identity-country-register", "notify-callbacks", "payments-recurring"}
@@ -428,7 +429,7 @@ def test_killing_each_component_and_nats_under_load_loses_nothing_and_does_nothi
                 time.sleep(2)
                 for name in (*COMPONENTS, "nats"):
                     before = len(load.created), len(load.notifications)
-                    if name == "notify":
+                    if name == "notify-events":  # the process that delivers
                         notify_killed = time.monotonic()
                     restarts[name] = kill_and_wait_for_restart(platform, name)
                     # The load goes on between kills: something is accepted after each.
@@ -500,7 +501,7 @@ def test_killing_each_component_and_nats_under_load_loses_nothing_and_does_nothi
                 assert not unsettled()
 
             # Providers: each text message sent once; emails at least once, twice only
-            # for those in flight at notify's kill.
+            # for those in flight at notify-events' kill.
             sms_ids = {i for i, kind in load.notifications.items() if kind == "sms"}
             assert sms_ids <= set(sms.sent), "every accepted text message reached the provider"
             asked_again = {k: c for k, c in sms.calls.items() if c > 1}
@@ -518,7 +519,7 @@ def test_killing_each_component_and_nats_under_load_loses_nothing_and_does_nothi
                 first_seen.setdefault(message_id, at)
             assert len(repeated) <= DELIVERY_CONCURRENCY and all(
                 c == 2 and first_seen[m] < notify_killed for m, c in repeated.items()
-            ), f"only emails in flight at notify's kill may arrive twice: {repeated}"
+            ), f"only emails in flight at notify-events' kill may arrive twice: {repeated}"
             second_copies = [
                 at for m, at in smtp.mailbox.received if m in repeated and at > first_seen[m]
             ]

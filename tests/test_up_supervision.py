@@ -53,3 +53,24 @@ def test_a_component_that_keeps_exiting_stops_the_platform_after_the_restart_lim
         platform.restart_dead()
     assert len(spawned) == RESTART_LIMIT + 1
     platform.stop()
+
+
+def test_notify_runs_as_an_api_process_and_an_events_process_sharing_its_settings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GOVPLAT_NOTIFY_SMTP_HOST", "mail.example.test")
+    platform = Platform(UpSettings(data_dir=tmp_path))
+    assert platform.processes[-1] == "notify-events"
+    api, events = platform.child_env("notify"), platform.child_env("notify-events")
+    assert (api["GOVPLAT_ROLE"], events["GOVPLAT_ROLE"]) == ("api", "events")
+    assert api["GOVPLAT_DATABASE_URL"] == events["GOVPLAT_DATABASE_URL"]
+    assert api["GOVPLAT_SMTP_HOST"] == events["GOVPLAT_SMTP_HOST"] == "mail.example.test"
+    assert api["GOVPLAT_PRINCIPAL_PUBLIC_KEY"] == events["GOVPLAT_PRINCIPAL_PUBLIC_KEY"]
+    assert (events["GOVPLAT_HTTP_PORT"], events["GOVPLAT_GRPC_PORT"]) == ("8005", "50055")
+    assert platform.child_env("payments")["GOVPLAT_ROLE"] == "all"
+
+
+def test_with_the_events_process_turned_off_notify_runs_everything_itself(tmp_path):
+    platform = Platform(UpSettings(data_dir=tmp_path, notify_events_process=False))
+    assert "notify-events" not in platform.processes
+    assert platform.child_env("notify")["GOVPLAT_ROLE"] == "all"

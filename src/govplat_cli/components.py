@@ -42,3 +42,18 @@ COMPONENTS: dict[str, ComponentInfo] = {
 }
 #: The components with a database and events, in start order.
 SERVICES = ("identity", "payments", "notify", "registers")
+#: Processes of their own for a component's events (its outbox relay and consumers),
+#: which ``govplat up`` runs beside the component's API process (role ``api``):
+#: process name → component. ``govplat serve notify-events`` is notify with the role
+#: ``events`` (decision 45).
+EVENT_PROCESSES: dict[str, str] = {"notify-events": "notify"}
+
+
+def processes() -> tuple[str, ...]:
+    """What ``govplat up`` starts, in order: every component, then the event processes."""
+    return (*COMPONENTS, *EVENT_PROCESSES)
+
+
+def component_of(process: str) -> str:
+    """The component a process of ``govplat up`` runs (``notify-events`` → ``notify``)."""
+    return EVENT_PROCESSES.get(process, process)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from govkit.settings import ConfigurationError, describe_validation_error
-from govplat_cli.components import COMPONENTS, SERVICES
+from govplat_cli.components import COMPONENTS, EVENT_PROCESSES, SERVICES, processes
 
 app = typer.Typer(
     help="govplat: identity, payments, notifications and registers behind one gateway.",
@@ -87,7 +88,10 @@ errors = Console(stderr=True)
 
 ComponentName = Annotated[
     str,
-    typer.Argument(help=f"One of: {', '.join(COMPONENTS)}.", metavar="COMPONENT"),
+    typer.Argument(
+        help=f"One of: {', '.join(processes())} (a component's events alone).",
+        metavar="COMPONENT",
+    ),
 ]
 DataDir = Annotated[
     Path | None,
@@ -128,8 +132,12 @@ def serve(component: ComponentName) -> None:
     """Run one component (HTTP, gRPC, outbox relay and consumers) until SIGTERM.
 
     Configured by environment variables (GOVPLAT_DATABASE_URL, GOVPLAT_NATS_URL,
-    GOVPLAT_HTTP_PORT, GOVPLAT_GRPC_PORT ...); see docs/configuration.md.
+    GOVPLAT_HTTP_PORT, GOVPLAT_GRPC_PORT, GOVPLAT_ROLE ...); see docs/configuration.md.
+    'notify-events' is notify's relay and consumers alone (GOVPLAT_ROLE=events).
     """
+    if component in EVENT_PROCESSES:  # the component's relay and consumers alone
+        os.environ["GOVPLAT_ROLE"] = "events"
+        component = EVENT_PROCESSES[component]
     info = _component(component)
     try:
         built = info.build()
@@ -235,8 +243,8 @@ def up(
                 platform.migrate(name)
                 progress.advance(task)
             progress.update(task, description="databases migrated")
-            task = progress.add_task("starting components", total=len(COMPONENTS))
-            for name in COMPONENTS:
+            task = progress.add_task("starting components", total=len(platform.processes))
+            for name in platform.processes:
                 platform.spawn(name)
             platform.wait_ready(
                 on_ready=lambda name: progress.update(task, advance=1, description=f"{name} ready")

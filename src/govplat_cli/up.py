@@ -34,7 +34,7 @@ from govkit.migrations import upgrade
 from govkit.nats_server import NatsServer, port_open
 from govkit.principal import new_key_pair
 from govplat.identity.v1 import identity_service_pb2 as pb
-from govplat_cli.components import COMPONENTS, SERVICES
+from govplat_cli.components import COMPONENTS, EVENT_PROCESSES, SERVICES, component_of
 from govplat_cli.identity_admin import AdminError, IdentityAdmin
 
 #: How long children get to stop after SIGTERM before they are killed (seconds).
@@ -61,6 +61,11 @@ class UpSettings(BaseSettings):
       operator credential; generated once and kept in ``DATA_DIR/secrets.json``
       when not set.
     - ``READY_TIMEOUT_SECONDS`` (default 60).
+    - ``NOTIFY_EVENTS_PROCESS`` (default true): run notify's outbox relay and event
+      consumers (delivery, callbacks, receipts, sign-in codes) in a process of their
+      own, ``notify-events`` (ports ``NOTIFY_EVENTS_HTTP_PORT`` 8005 and
+      ``NOTIFY_EVENTS_GRPC_PORT`` 50055: probes, metrics and gRPC health), beside
+      notify's API process (decision 45); false runs both in one process.
     """
 
     model_config = SettingsConfigDict(env_prefix="GOVPLAT_", extra="ignore")
@@ -82,6 +87,9 @@ class UpSettings(BaseSettings):
     notify_grpc_port: int = 50053
     registers_http_port: int = 8004
     registers_grpc_port: int = 50054
+    notify_events_http_port: int = 8005
+    notify_events_grpc_port: int = 50055
+    notify_events_process: bool = True
     identity_secret_key: str | None = None
     identity_admin_token: str | None = None
     identity_database_url: str | None = None
@@ -97,8 +105,9 @@ class UpSettings(BaseSettings):
         return value
 
     def ports(self, name: str) -> tuple[int, int]:
-        """(HTTP, gRPC) ports of a component."""
-        return getattr(self, f"{name}_http_port"), getattr(self, f"{name}_grpc_port")
+        """(HTTP, gRPC) ports of a component or of an event process (``notify-events``)."""
+        field = name.replace("-", "_")
+        return getattr(self, f"{field}_http_port"), getattr(self, f"{field}_grpc_port")
 
     def shifted(self, offset: int) -> UpSettings:
         """A copy with every port moved by ``offset`` (``--port-offset``)."""
@@ -151,6 +160,21 @@ class Platform:
         self.children: list[Child] = []
         self._secrets: dict[str, str] | None = None
         self._restarts: dict[str, list[float]] = {}
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """The processes it runs, in start order: each component, then the event
+        processes the settings ask for (``notify-events``)."""
+        extra = ("notify-events",) if self.settings.notify_events_process else ()
+        return (*COMPONENTS, *extra)
+
+    def role(self, name: str) -> str:
+        """``GOVPLAT_ROLE`` for a process: ``api`` for a component whose events have a
+        process of their own, ``events`` for that process, else ``all``."""
+        if name in EVENT_PROCESSES:
+            return "events"
+        split = {EVENT_PROCESSES[p] for p in self.processes if p in EVENT_PROCESSES}
+        return "api" if name in split else "all"
 
     @property
     def gateway_url(self) -> str:
@@ -261,8 +285,11 @@ class Platform:
         return self._secrets
 
     def child_env(self, name: str) -> dict[str, str]:
-        """The environment a component is started with."""
+        """The environment a component (or an event process: its component's settings,
+        database and secrets, its own ports) is started with."""
         http_port, grpc_port = self.settings.ports(name)
+        role = self.role(name)
+        name = component_of(name)
         env = {
             key: value
             for key, value in os.environ.items()
@@ -286,6 +313,7 @@ class Platform:
                 "GOVPLAT_GRPC_PORT": str(grpc_port),
                 "GOVPLAT_NATS_URL": self.nats_url,
                 "GOVPLAT_PARENT_PID": str(os.getpid()),
+                "GOVPLAT_ROLE": role,
                 "PYTHONUNBUFFERED": "1",
             }
         )

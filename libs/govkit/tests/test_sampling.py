@@ -62,6 +62,25 @@ def test_spans_are_recorded_with_their_parent_once_the_process_exports(traced, m
     assert finished.attributes["kept"] == "yes"
 
 
+def test_an_exporting_process_records_a_callers_work_though_the_caller_exports_nothing(
+    traced, monkeypatch
+):
+    tracer, exporter = traced
+    monkeypatch.setattr(telemetry, "_exporting", True)
+    unsampled = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-00"}
+    with tracer.start_as_current_span("work", context=propagate.extract(unsampled)):
+        pass
+    (finished,) = exporter.get_finished_spans()
+    assert format(finished.context.trace_id, "032x") == TRACE_ID
+
+
+def test_otel_traces_sampler_is_honoured_when_set(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    assert "AlwaysOff" in telemetry.ExportingSampler().get_description()
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER")
+    assert "AlwaysOn" in telemetry.ExportingSampler().get_description()
+
+
 def test_the_sampler_chosen_for_exporting_decides_once_the_process_exports(monkeypatch):
     exporter = InMemorySpanExporter()
     provider = TracerProvider(sampler=telemetry.ExportingSampler(ALWAYS_OFF))
@@ -101,3 +120,21 @@ async def test_a_request_carries_its_callers_trace_id_while_nothing_exports(monk
         alone = (await client.get("/trace")).json()
     assert carried == {"trace_id": TRACE_ID, "recording": False}
     assert alone == {"trace_id": "", "recording": False}
+
+
+def test_a_hot_path_makes_no_span_while_nothing_exports_but_keeps_the_trace_id(traced, monkeypatch):
+    tracer, exporter = traced
+    parent = propagate.extract(INCOMING)
+    monkeypatch.setattr(telemetry, "_exporting", False)
+    with telemetry.current_span(tracer, "event process", parent=parent, kind=None) as span:
+        assert span is trace.INVALID_SPAN
+        assert telemetry.current_trace_id() == TRACE_ID
+    assert telemetry.current_trace_id() == ""
+    monkeypatch.setattr(telemetry, "_exporting", True)
+    with telemetry.current_span(
+        tracer, "event process", parent=parent, kind=trace.SpanKind.CONSUMER, attributes={"a": 1}
+    ) as span:
+        assert span.is_recording()
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "event process" and finished.attributes["a"] == 1
+    assert format(finished.context.trace_id, "032x") == TRACE_ID

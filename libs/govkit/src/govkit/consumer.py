@@ -31,6 +31,7 @@ from govkit.db import Database, utcnow
 from govkit.events import Event, deadletter_subject, extract_trace_context
 from govkit.group_commit import GroupCommit
 from govkit.outbox import MessagingTables
+from govkit.telemetry import current_span
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("govkit.consumer")
@@ -190,13 +191,18 @@ class EventConsumer:
             await _quietly(message.ack())
             return self._count("skipped")
         parent = extract_trace_context(message.headers)
-        with tracer.start_as_current_span(
-            f"{message.subject} process", context=parent, kind=SpanKind.CONSUMER
+        with current_span(
+            tracer,
+            f"{message.subject} process",
+            parent=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.message.id": event.id,
+                "messaging.consumer.group.name": self.spec.durable,
+            },
         ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.destination.name", message.subject)
-            span.set_attribute("messaging.message.id", event.id)
-            span.set_attribute("messaging.consumer.group.name", self.spec.durable)
             try:
                 duplicate = await self._handle_once(event)
             except Exception as exc:

@@ -47,6 +47,7 @@ from govkit.events import (
     inject_trace_headers,
     subject_for,
 )
+from govkit.telemetry import exporting
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("govkit.outbox")
@@ -302,16 +303,19 @@ class OutboxRelay:
     async def _publish(
         self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]
     ) -> None:
-        parent = extract_trace_context(headers)
-        with tracer.start_as_current_span(
-            f"{subject} publish", context=parent, kind=SpanKind.PRODUCER
-        ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.destination.name", subject)
-            span.set_attribute("messaging.message.id", event_id)
-            out = dict(headers)
-            out.update(inject_trace_headers())
-            out["Nats-Msg-Id"] = event_id
+        out = dict(headers)
+        out["Nats-Msg-Id"] = event_id
+        if exporting():
+            parent = extract_trace_context(headers)
+            with tracer.start_as_current_span(
+                f"{subject} publish", context=parent, kind=SpanKind.PRODUCER
+            ) as span:
+                span.set_attribute("messaging.system", "nats")
+                span.set_attribute("messaging.destination.name", subject)
+                span.set_attribute("messaging.message.id", event_id)
+                out.update(inject_trace_headers())
+                await self.js.publish(subject, payload, timeout=self.publish_timeout, headers=out)
+        else:  # no span to make: the writer's trace context goes on as it was stored
             await self.js.publish(subject, payload, timeout=self.publish_timeout, headers=out)
         OUTBOX_PUBLISHED.labels(self.component).inc()
 

@@ -32,7 +32,12 @@ from govkit.http_protocol import deadline_protocol
 from govkit.logging import configure_logging
 from govkit.outbox import MessagingTables, OutboxRelay
 from govkit.settings import ComponentSettings
-from govkit.telemetry import configure_telemetry, instrument_sqlalchemy, trace_requests
+from govkit.telemetry import (
+    FASTAPI_TELEMETRY,
+    configure_telemetry,
+    instrument_sqlalchemy,
+    trace_requests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +108,21 @@ class Component:
         checks.update(self.extra_checks)
         return checks
 
+    @property
+    def role(self) -> str:
+        """``all``, ``api`` or ``events`` (the ``ROLE`` setting,
+        :class:`govkit.settings.ComponentSettings`)."""
+        return getattr(self.settings, "role", "all")
+
     async def start(self) -> None:
-        """Start everything but the HTTP server (used by :meth:`serve` and by tests)."""
+        """Start everything but the HTTP server (used by :meth:`serve` and by tests).
+
+        With the ``events`` role the API is left out: the HTTP app has only the probes
+        and metrics, and the gRPC server only health (and reflection)."""
+        if self.role == "events":
+            self.http_app = FastAPI(telemetry=FASTAPI_TELEMETRY, openapi_url=None)
+            self.grpc_register = None
+            self.grpc_services = ()
         self.stop_event = asyncio.Event()
         self.messaging_ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -141,8 +159,18 @@ class Component:
             except Exception as exc:
                 log.warning("cannot create streams yet: %s", type(exc).__name__)
                 await asyncio.sleep(0.5)
-        if self.database is not None and self.tables is not None:
+        if self.database is not None and self.tables is not None and self.role == "api":
+            # The relay runs in the events process: tell it at once when a commit here
+            # added events, as a commit in its own process would.
+            self.database.after_commit(self._announce_outbox)
+        if self.database is not None and self.tables is not None and self.role != "api":
             self.relay = OutboxRelay(self.database, self.tables, js, component=self.name)
+            relay = self.relay
+
+            async def woken(_message) -> None:
+                relay.wake()
+
+            await self.nats.subscribe(outbox_wake_subject(self.name), cb=woken)
             self._tasks.append(
                 asyncio.create_task(self.relay.run(self.stop_event), name="outbox-relay")
             )
@@ -152,6 +180,19 @@ class Component:
                     asyncio.create_task(consumer.run(self.stop_event), name=spec.durable)
                 )
         self.messaging_ready.set()
+
+    def _announce_outbox(self, session) -> None:
+        """After a commit that added outbox events (role ``api``): a core NATS message
+        on :func:`outbox_wake_subject`, which wakes the relay of the ``events``
+        process (else it finds them within its poll interval, 1 s)."""
+        if not session.info.get("govplat_outbox_added") or self.nats is None:
+            return
+        if not self.nats.is_connected:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self.nats.publish(outbox_wake_subject(self.name), b"")
+        )
+        task.add_done_callback(_ignore_failure)
 
     async def stop(self) -> None:
         """Stop everything :meth:`start` started, within ``shutdown_grace_seconds`` (+1 s)."""
@@ -206,8 +247,9 @@ class Component:
         if self.settings.parent_pid:
             watchers.append(asyncio.create_task(_parent_gone(self.settings.parent_pid)))
         log.info(
-            "%s serving http on %s:%d and grpc on %s:%d",
+            "%s (%s) serving http on %s:%d and grpc on %s:%d",
             self.name,
+            self.role,
             self.settings.host,
             self.settings.http_port,
             self.settings.host,
@@ -226,6 +268,18 @@ class Component:
         if http_task in done and http_task.exception() is not None:
             raise SystemExit(f"{self.name}: http server failed: {http_task.exception()}")
         log.info("%s stopped", self.name)
+
+
+def outbox_wake_subject(component: str) -> str:
+    """The core NATS subject (never stored by a stream) on which a component's ``api``
+    process says it committed outbox events: ``_GOVPLAT.outbox.<component>``."""
+    return f"_GOVPLAT.outbox.{component}"
+
+
+def _ignore_failure(task: asyncio.Task) -> None:
+    """A wake-up that could not be sent costs at most the relay's poll interval."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _parent_gone(pid: int, interval: float = 0.5) -> None:

@@ -58,6 +58,12 @@ class ComponentSettings(BaseSettings):
       for the absolute links a service puts in its answers (Notify ``uri``, Pay ``_links``).
     - ``ADMIN_TOKEN``: the operator credential of the admin APIs
       (``Authorization: Bearer ...``); without it a component's admin API refuses everyone.
+    - ``ROLE``: what this process of the component runs: ``all`` (default: its API,
+      its outbox relay and its event consumers), ``api`` (HTTP and gRPC only; its
+      events wait in the outbox for a process with the ``events`` role) or ``events``
+      (the relay and the consumers, with probes and metrics on HTTP and gRPC health;
+      no API). Both must share the component's database (docs/architecture.md,
+      decision 45).
     """
 
     model_config = SettingsConfigDict(
@@ -82,6 +88,7 @@ class ComponentSettings(BaseSettings):
     principal_public_key: str | None = None
     admin_token: SecretStr | None = Field(default=None, min_length=32)
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^/?#]+$")
+    role: Literal["all", "api", "events"] = "all"
 
     def admin_token_value(self) -> str | None:
         """The operator credential, or ``None`` when none is configured."""

@@ -16,6 +16,7 @@ request and everything it causes share one trace id (docs/architecture.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -91,8 +92,10 @@ class ExportingSampler(Sampler):
     with the sampled flag clear, as OpenTelemetry's ``DROP`` decision does), so trace
     ids still reach logs, events and other components, but no attributes are set and
     nothing is handed to a span processor. Once an exporter or a span processor is
-    configured, ``delegate`` decides: the standard ``OTEL_TRACES_SAMPLER`` choice,
-    by default ``parentbased_always_on``.
+    configured, ``delegate`` decides: the standard ``OTEL_TRACES_SAMPLER`` choice when
+    it is set, else every span is recorded, whatever the caller's sampled flag says
+    (a caller's flag is clear when it exports nothing, as a govplat process without an
+    exporter, so honouring it would lose the spans of every exporting process behind it).
 
     Args:
         delegate: the sampler used while exporting (default: from the environment).
@@ -125,13 +128,16 @@ class ExportingSampler(Sampler):
 
 
 def _environment_sampler() -> Sampler:
-    """The sampler ``OTEL_TRACES_SAMPLER`` names (the SDK's own default otherwise)."""
-    try:
-        from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
+    """The sampler ``OTEL_TRACES_SAMPLER`` names; without it, every span is recorded
+    (a remote parent's clear sampled flag included)."""
+    if os.environ.get("OTEL_TRACES_SAMPLER"):
+        try:
+            from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
 
-        return _get_from_env_or_default()
-    except ImportError:  # a later SDK without the helper: its documented default
-        return ParentBased(ALWAYS_ON)
+            return _get_from_env_or_default()
+        except ImportError:  # a later SDK without the helper
+            pass
+    return ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -236,6 +242,27 @@ def exporting() -> bool:
     configured). Without one, a component may skip making spans on a hot path (the
     gateway then passes the caller's ``traceparent`` on unchanged)."""
     return _exporting
+
+
+@contextlib.contextmanager
+def current_span(tracer, name: str, *, parent, kind, attributes: dict | None = None):
+    """``tracer.start_as_current_span(name, context=parent, kind=kind, attributes=...)``
+    while this process exports (:func:`exporting`); otherwise no span at all: the
+    ``parent`` context (e.g. extracted from a message's headers) is made current, so
+    that what the block writes or calls still carries its trace id, and the block gets
+    ``opentelemetry.trace.INVALID_SPAN``, whose methods do nothing. For the hot paths
+    that run once per event (the outbox relay's publish, a consumer's handling)."""
+    if _exporting:
+        with tracer.start_as_current_span(
+            name, context=parent, kind=kind, attributes=attributes
+        ) as span:
+            yield span
+        return
+    token = context.attach(parent)
+    try:
+        yield trace.INVALID_SPAN
+    finally:
+        context.detach(token)
 
 
 #: Span attributes that carry a request's own path or query string.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from govkit.consumer import ConsumerSpec
 from govkit.events import stream_name, subject_for
@@ -129,8 +130,16 @@ def build(settings: Settings | None = None) -> Component:
     component.consumers = consumers(settings, delivery, callbacks, inbound)
 
     async def on_start(_component: Component) -> None:
-        async with context.db.write() as session:
-            await ensure_system_service(session)
+        # Both processes of a split notify (api and events roles) make sure of it; on
+        # PostgreSQL the one that loses the race finds the other's rows on its retry.
+        for attempt in (1, 2):
+            try:
+                async with context.db.write() as session:
+                    await ensure_system_service(session)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     async def on_stop(_component: Component) -> None:
         await client.aclose()

@@ -16,8 +16,16 @@ from pathlib import Path
 from govkit.nats_server import free_port
 from govkit.testing import drop_postgres_database, new_database_url
 
-COMPONENTS = ("gateway", "identity", "payments", "notify", "registers")
-SERVICES = COMPONENTS[1:]
+#: What ``govplat up`` runs, each a process of its own: the five components and
+#: ``notify-events`` (notify's relay and consumers, decision 45).
+COMPONENTS = ("gateway", "identity", "payments", "notify", "registers", "notify-events")
+#: The components with a database of their own.
+SERVICES = ("identity", "payments", "notify", "registers")
+
+
+def _port_variable(name: str, kind: str) -> str:
+    """``GOVPLAT_<NAME>_<KIND>_PORT`` (``notify-events`` → ``NOTIFY_EVENTS``)."""
+    return f"GOVPLAT_{name.upper().replace('-', '_')}_{kind}_PORT"
 
 
 @dataclass
@@ -121,7 +129,7 @@ def start_platform(
     ``extra_env`` is added to its environment (e.g. shorter limits for a test)."""
     data_dir = tmp_path / "var"
     ports = {
-        f"GOVPLAT_{name.upper()}_{kind}_PORT": str(free_port())
+        _port_variable(name, kind): str(free_port())
         for name in COMPONENTS
         for kind in ("HTTP", "GRPC")
     }
@@ -170,8 +178,8 @@ def start_platform(
         env=env,
         output="".join(output),
         ready_after=time.monotonic() - started,
-        http={name: int(ports[f"GOVPLAT_{name.upper()}_HTTP_PORT"]) for name in COMPONENTS},
-        grpc={name: int(ports[f"GOVPLAT_{name.upper()}_GRPC_PORT"]) for name in COMPONENTS},
+        http={name: int(ports[_port_variable(name, "HTTP")]) for name in COMPONENTS},
+        grpc={name: int(ports[_port_variable(name, "GRPC")]) for name in COMPONENTS},
         nats_url=f"nats://127.0.0.1:{nats_port}",
         databases=databases,
     )
