@@ -12,8 +12,8 @@ the tokens of one second are the same bytes). Each request has its own reference
 recipient and personalisation.
 
 The platform runs as configured by default: notify as two processes (``notify``
-accepts, ``notify-events`` relays and delivers; ``GOVPLAT_NOTIFY_EVENTS_PROCESS=false``
-in the environment runs one), the sandbox text message provider, so a
+accepts, ``notify-events`` relays and delivers, decision 45), the sandbox text
+message provider, so a
 live key's messages go through the whole live path (Notify's recipient checks, the
 gateway's daily limit) and are delivered by the ``notify-delivery`` consumer into the
 sandbox inbox with their final status; a test key's take the same delivery path.
