@@ -234,6 +234,15 @@ def test_a_bad_govplat_variable_exits_2_naming_it_instead_of_a_traceback(tmp_pat
         assert "Traceback" not in result.stderr
 
 
+def test_govplat_up_refuses_a_role_of_its_own_before_starting_anything(tmp_path: Path) -> None:
+    result = govplat(
+        "up", "--data-dir", str(tmp_path / "var"), cwd=tmp_path, env=clean_env(GOVPLAT_ROLE="api")
+    )
+    assert result.returncode == 2
+    assert "GOVPLAT_ROLE" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "nats").exists()
+
+
 # -- migrate -------------------------------------------------------------------------
 
 

@@ -204,6 +204,14 @@ def up(
 
     from govplat_cli.up import RESTART_WINDOW_SECONDS, Platform, PlatformError
 
+    if "GOVPLAT_ROLE" in os.environ:
+        # Each process's role is up's to give (decision 45); the value would also reach
+        # the settings up builds in-process (the registers' seeding) and fail there.
+        raise fail(
+            "GOVPLAT_ROLE is for `govplat serve`; govplat up gives each process its role "
+            "(GOVPLAT_NOTIFY_EVENTS_PROCESS=false runs notify in one process): unset it",
+            2,
+        )
     if port_offset and data_dir is None:
         # A second copy must not share the first one's databases, NATS data and logs.
         data_dir = _up_settings(None).data_dir / f"offset-{port_offset}"
