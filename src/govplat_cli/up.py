@@ -34,7 +34,13 @@ from govkit.migrations import upgrade
 from govkit.nats_server import NatsServer, port_open
 from govkit.principal import new_key_pair
 from govplat.identity.v1 import identity_service_pb2 as pb
-from govplat_cli.components import COMPONENTS, EVENT_PROCESSES, SERVICES, component_of
+from govplat_cli.components import (
+    COMPONENTS,
+    EVENT_PROCESSES,
+    SERVICES,
+    component_of,
+    processes,
+)
 from govplat_cli.identity_admin import AdminError, IdentityAdmin
 
 #: How long children get to stop after SIGTERM before they are killed (seconds).
@@ -165,16 +171,15 @@ class Platform:
     def processes(self) -> tuple[str, ...]:
         """The processes it runs, in start order: each component, then the event
         processes the settings ask for (``notify-events``)."""
-        extra = ("notify-events",) if self.settings.notify_events_process else ()
-        return (*COMPONENTS, *extra)
+        return processes() if self.settings.notify_events_process else tuple(COMPONENTS)
 
     def role(self, name: str) -> str:
         """``GOVPLAT_ROLE`` for a process: ``api`` for a component whose events have a
         process of their own, ``events`` for that process, else ``all``."""
         if name in EVENT_PROCESSES:
             return "events"
-        split = {EVENT_PROCESSES[p] for p in self.processes if p in EVENT_PROCESSES}
-        return "api" if name in split else "all"
+        split = name in EVENT_PROCESSES.values() and self.settings.notify_events_process
+        return "api" if split else "all"
 
     @property
     def gateway_url(self) -> str:

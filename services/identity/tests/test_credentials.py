@@ -13,8 +13,7 @@ from joserfc.jwk import OctKey
 from sqlalchemy import select
 
 from govkit.db import utcnow
-from govkit.grpc_server import GrpcServer
-from govkit.nats_server import free_port
+from govkit.testing.grpc import grpc_channel
 from govplat.identity.v1 import identity_service_pb2 as pb
 from govplat.identity.v1 import identity_service_pb2_grpc
 from identity import grpc_api
@@ -311,18 +310,9 @@ async def test_the_admin_api_refuses_nul_and_lone_surrogates_in_bodies_queries_a
 
 @pytest.fixture
 async def stub(identity):
-    port = free_port()
-    server = GrpcServer(
-        component="identity",
-        address=f"127.0.0.1:{port}",
-        register=grpc_api.registrar(identity.context, identity.keys),
-        service_names=[grpc_api.SERVICE_NAME],
-    )
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield identity_service_pb2_grpc.IdentityServiceStub(channel)
-    await channel.close()
-    await server.stop(0)
+    registrar = grpc_api.registrar(identity.context, identity.keys)
+    async with grpc_channel("identity", registrar, [grpc_api.SERVICE_NAME]) as channel:
+        yield identity_service_pb2_grpc.IdentityServiceStub(channel)
 
 
 async def test_the_grpc_admin_api_needs_the_operator_token_and_verification_gives_principals(

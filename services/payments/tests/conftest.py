@@ -8,16 +8,14 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-import grpc
 import httpx
 import pytest
 
 from govkit.db import Database
 from govkit.events import Event, subject_for
-from govkit.grpc_server import GrpcServer
 from govkit.migrations import upgrade
-from govkit.nats_server import free_port
 from govkit.principal import HEADER, Principal, PrincipalSigner, new_key_pair
+from govkit.testing.grpc import grpc_channel
 from govplat.payments.v1 import events_pb2, payments_service_pb2_grpc
 from payments import grpc_api, http_api
 from payments.acquirer import SandboxAcquirer
@@ -214,15 +212,6 @@ def payment_body():
 @pytest.fixture
 async def stub(pay):
     """A gRPC stub of the payments servicer on ``pay``'s context, on a free port."""
-    port = free_port()
-    server = GrpcServer(
-        component="payments",
-        address=f"127.0.0.1:{port}",
-        register=grpc_api.registrar(pay.context),
-        service_names=[grpc_api.SERVICE_NAME],
-    )
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield payments_service_pb2_grpc.PaymentsServiceStub(channel)
-    await channel.close()
-    await server.stop(0)
+    registrar = grpc_api.registrar(pay.context)
+    async with grpc_channel("payments", registrar, [grpc_api.SERVICE_NAME]) as channel:
+        yield payments_service_pb2_grpc.PaymentsServiceStub(channel)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from govkit.grpc_server import GrpcServer
-from govkit.nats_server import free_port
+from govkit.testing.grpc import grpc_channel
 from govplat.registers.v1 import registers_service_pb2 as pb
 from govplat.registers.v1 import registers_service_pb2_grpc
 from registers import checkpoints, grpc_api
@@ -16,18 +15,9 @@ from registers.datatypes import FieldDefinition
 @pytest.fixture
 async def stub(registers):
     await registers.define("town", [FieldDefinition("town", "string")])
-    port = free_port()
-    server = GrpcServer(
-        component="registers",
-        address=f"127.0.0.1:{port}",
-        register=grpc_api.registrar(registers.context),
-        service_names=[grpc_api.SERVICE_NAME],
-    )
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield registers_service_pb2_grpc.RegistersServiceStub(channel), registers
-    await channel.close()
-    await server.stop(0)
+    registrar = grpc_api.registrar(registers.context)
+    async with grpc_channel("registers", registrar, [grpc_api.SERVICE_NAME]) as channel:
+        yield registers_service_pb2_grpc.RegistersServiceStub(channel), registers
 
 
 def metadata(registers, *scopes):
